@@ -1,0 +1,34 @@
+# Thin wrappers over the mmharness CLI and pytest. See README.md.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+MANIFEST ?= default
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-utils dpkg \
+	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk
+
+.PHONY: setup build test test-kernel check bench clean
+
+setup:
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+
+build:
+	$(BIN)/mmharness build --manifest $(MANIFEST)
+
+test:
+	$(BIN)/pytest -q tests/unit
+
+test-kernel: build
+	$(BIN)/pytest -q -p no:cacheprovider tests/kernel --manifest $(MANIFEST)
+
+check: test test-kernel
+
+bench:
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf results .pytest_cache build *.egg-info

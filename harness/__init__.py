@@ -1,0 +1,1 @@
+"""mmharness: build patched kernels, boot them in QEMU, assert on debugfs."""

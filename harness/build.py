@@ -1,0 +1,199 @@
+"""Out-of-tree kernel builds, keyed by (tree, series, final .config, compiler).
+
+A build directory per (tree, profile) under the cache is reused so make and
+ccache only redo what changed; the artifacts of a finished build are stored
+under builds/<key>/ and an identical input is never built again.
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from harness import paths
+from harness.errors import HarnessError
+from harness.proc import require_tools, run
+
+TARGETS = ("bzImage", "vmlinux")
+ARTIFACTS = {"bzImage": "arch/x86/boot/bzImage", "vmlinux": "vmlinux", "config": ".config"}
+_OBJECT_LINE = re.compile(r"^\s+(CC|AS|LD|AR)\s")
+_WARNING = re.compile(r"\bwarning:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class BuildRequest:
+    tree: Path
+    tree_identity: str
+    label: str  # e.g. page-owner[page_owner=y,swap_page_owner=n]
+    work_dir: Path  # the O= directory, holding the verified .config
+    series: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    key: str
+    directory: Path
+    cached: bool
+    seconds: float
+
+    @property
+    def vmlinux(self) -> Path:
+        return self.directory / "vmlinux"
+
+    @property
+    def bzimage(self) -> Path:
+        return self.directory / "bzImage"
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "config"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "build.log"
+
+
+def compiler_version() -> str:
+    return subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+
+
+def normalized_config(config: Path) -> str:
+    """The .config without its generated header (which names the compiler and date)."""
+    return "\n".join(line for line in config.read_text().splitlines()
+                     if line.startswith("CONFIG_") or line.startswith("# CONFIG_"))
+
+
+def build_key(tree_head: str, tree_identity: str, config_text: str, compiler: str) -> str:
+    digest = hashlib.sha256()
+    for part in (tree_identity, tree_head, config_text, compiler):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()[:20]
+
+
+def _tree_head(tree: Path) -> str:
+    """The exact content of the tree: HEAD's tree hash plus any uncommitted diff."""
+    head = run(["git", "-C", str(tree), "rev-parse", "HEAD^{tree}"], what="git rev-parse").stdout.strip()
+    diff = run(["git", "-C", str(tree), "diff", "HEAD"], what="git diff").stdout
+    return head + (hashlib.sha256(diff.encode()).hexdigest() if diff else "")
+
+
+def warnings_in(log_text: str) -> list[str]:
+    return [line for line in log_text.splitlines() if _WARNING.search(line)]
+
+
+class Progress:
+    """One status line while make runs: objects done / expected and elapsed time."""
+
+    def __init__(self, expected: int | None, label: str):
+        self.expected, self.label = expected, label
+        self.done, self.start, self.last = 0, time.monotonic(), 0.0
+        self.tty = sys.stdout.isatty()
+
+    def line(self, text: str) -> None:
+        if _OBJECT_LINE.match(text):
+            self.done += 1
+        now = time.monotonic()
+        if now - self.last >= (2 if self.tty else 30):
+            self.last = now
+            self.show()
+
+    def show(self, end: str = "") -> None:
+        total = f"/~{self.expected}" if self.expected else ""
+        elapsed = int(time.monotonic() - self.start)
+        text = f"  building {self.label}: {self.done}{total} objects, {elapsed // 60}m{elapsed % 60:02d}s"
+        print(("\r" + text + end) if self.tty else text + end.strip(), end="" if self.tty else "\n", flush=True)
+
+
+def _write_metadata(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    tmp.replace(path)
+
+
+def build(request: BuildRequest) -> BuildResult:
+    require_tools("make", "gcc", "flex", "bison", "bc", "perl", purpose="building a kernel")
+    started = time.monotonic()
+    config = request.work_dir / ".config"
+    key = build_key(_tree_head(request.tree), request.tree_identity, normalized_config(config),
+                    compiler_version())
+    out = paths.cache_dir("builds", key)
+    metadata_file = out / "metadata.json"
+    if metadata_file.is_file():
+        metadata = json.loads(metadata_file.read_text())
+        if metadata.get("status") == "ok" and all((out / name).is_file() for name in ARTIFACTS):
+            return BuildResult(key, out, True, time.monotonic() - started)
+
+    metadata = {
+        "status": "building", "key": key, "label": request.label, "tree": str(request.tree),
+        "tree_identity": request.tree_identity, "series": list(request.series),
+        "work_dir": str(request.work_dir), "compiler": compiler_version(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "targets": list(TARGETS),
+    }
+    _write_metadata(metadata_file, metadata)  # first, so a killed build still explains itself
+    shutil.copy(config, out / "config")
+    command = ["make", "-C", str(request.tree), f"O={request.work_dir}", "ARCH=x86_64",
+               f"-j{os.cpu_count() or 1}", *TARGETS]
+    env = dict(os.environ)
+    if shutil.which("ccache"):
+        command.insert(-len(TARGETS), "CC=ccache gcc")
+        env.setdefault("CCACHE_DIR", str(paths.cache_dir("ccache")))
+        env.setdefault("CCACHE_BASEDIR", str(paths.cache_root()))
+    expected = _previous_object_count(request.work_dir)
+    progress = Progress(expected, request.label)
+    log_path = out / "build.log"
+    with log_path.open("w") as log:
+        log.write("$ " + " ".join(command) + "\n")
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   text=True, errors="replace", env=env)
+        assert process.stdout is not None
+        try:
+            for text in process.stdout:
+                log.write(text)
+                log.flush()
+                progress.line(text)
+            status = process.wait()
+        except KeyboardInterrupt:
+            process.terminate()
+            process.wait()
+            metadata.update(status="interrupted")
+            _write_metadata(metadata_file, metadata)
+            raise
+    progress.show(end="\n")
+    log_text = log_path.read_text(errors="replace")
+    metadata.update(objects=progress.done, seconds=round(time.monotonic() - started, 1),
+                    warnings=warnings_in(log_text),
+                    finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    if status != 0:
+        metadata["status"] = "failed"
+        _write_metadata(metadata_file, metadata)
+        errors = [line for line in log_text.splitlines() if "error" in line.lower()][:10]
+        raise HarnessError(f"kernel build {request.label} failed (make exit {status}):\n    "
+                           + "\n    ".join(errors or log_text.splitlines()[-10:]),
+                           artifacts=[str(log_path), str(metadata_file)])
+    for name, relative in ARTIFACTS.items():
+        shutil.copy(request.work_dir / relative, out / name)
+    metadata["status"] = "ok"
+    _write_metadata(metadata_file, metadata)
+    if progress.done:
+        (request.work_dir / "mmharness-objects").write_text(str(_count_objects(request.work_dir)))
+    return BuildResult(key, out, False, time.monotonic() - started)
+
+
+def _count_objects(work_dir: Path) -> int:
+    return sum(1 for _ in work_dir.rglob("*.o"))
+
+
+def _previous_object_count(work_dir: Path) -> int | None:
+    counter = work_dir / "mmharness-objects"
+    return int(counter.read_text()) if counter.is_file() else None
+
+
+def describe(result: BuildResult) -> dict:
+    return {**asdict(result), "directory": str(result.directory)}

@@ -1,0 +1,83 @@
+"""mmharness command line: each pipeline stage alone, or all of them."""
+
+import argparse
+import sys
+
+from harness import manifest as manifests
+from harness import pipeline
+from harness.errors import HarnessError
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    tree = pipeline.fetch(manifests.load(args.manifest))
+    print(f"{tree.identity}: {tree.path}")
+    for key, value in tree.provenance.items():
+        print(f"  {key}: {value}")
+    return 0
+
+
+def cmd_patch(args: argparse.Namespace) -> int:
+    manifest = manifests.load(args.manifest)
+    patched = pipeline.patch(manifest, pipeline.fetch(manifest))
+    print(f"{patched.tree.path}: {', '.join(patched.series) or 'no series'} (log: {patched.log})")
+    return 0
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    manifest = manifests.load(args.manifest)
+    patched = pipeline.patch(manifest, pipeline.fetch(manifest))
+    for ref in manifest.builds:
+        configured = pipeline.configure(ref, patched)
+        for note in configured.result.expected_unknown:
+            print(f"note: {note}")
+        print(f"{ref.label}: verified {configured.result.config} (fragment {configured.result.fragment})")
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    pipeline.build_all(manifests.load(args.manifest))
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from harness import parse_cli
+    return parse_cli.run(args)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mmharness", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, function, text in (
+        ("fetch", cmd_fetch, "fetch and cache the kernel source"),
+        ("patch", cmd_patch, "apply the manifest's patch series"),
+        ("config", cmd_config, "render, merge and verify each build's .config"),
+        ("build", cmd_build, "build every kernel of the manifest (cached by input)"),
+    ):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--manifest", "-m", default="default", help="manifest name or YAML path")
+        sub.set_defaults(function=function)
+    try:
+        from harness import parse_cli
+    except ImportError:
+        parse_cli = None
+    if parse_cli is not None:
+        sub = commands.add_parser("parse", help="parse a page_owner / swap_page_owner / stacks dump")
+        parse_cli.add_arguments(sub)
+        sub.set_defaults(function=cmd_parse)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        return args.function(args)
+    except HarnessError as error:
+        print(f"mmharness {args.command}: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"mmharness {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,334 @@
+"""Kconfig profiles -> rendered fragments -> .config, verified symbol by symbol.
+
+A profile (kconfigs/profiles/NAME.yaml) names a base (tinyconfig, defconfig),
+fragment templates (kconfigs/fragments/NAME.config.j2) and template variables.
+Each template line is rendered on its own, so every requested value keeps the
+file:line it came from and a dropped value can be reported there.
+"""
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from harness.errors import HarnessError
+from harness.paths import REPO_ROOT
+from harness.proc import require_tools, run
+
+KCONFIGS = REPO_ROOT / "kconfigs"
+BASES = ("tinyconfig", "defconfig", "allnoconfig")
+_SET = re.compile(r"^CONFIG_(\w+)=(.*)$")
+_UNSET = re.compile(r"^# CONFIG_(\w+) is not set$")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One requested value and where it was asked for."""
+
+    symbol: str
+    value: str  # "n" for "is not set"
+    origin: str  # template path:line
+
+    def satisfied_by(self, final: dict[str, str]) -> bool:
+        if self.value == "n":
+            return final.get(self.symbol, "n") == "n"
+        return final.get(self.symbol) == self.value
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    base: str
+    fragments: tuple[str, ...]
+    variables: dict = field(hash=False)
+    boot: bool
+    # symbol -> series that defines it: unknown is expected while it is not applied
+    unknown_until_series: dict = field(hash=False)
+
+    @property
+    def slug(self) -> str:
+        digest = hashlib.sha256(repr(sorted(self.variables.items())).encode()).hexdigest()[:8]
+        return f"{self.name}-{digest}"
+
+
+def _option(name: str, enabled: object) -> str:
+    return f"CONFIG_{name}=y" if enabled else f"# CONFIG_{name} is not set"
+
+
+def load_profile(name: str, overrides: dict | None = None, root: Path = KCONFIGS) -> Profile:
+    file = root / "profiles" / f"{name}.yaml"
+    if not file.is_file():
+        known = sorted(p.stem for p in (root / "profiles").glob("*.yaml"))
+        raise HarnessError(f"unknown Kconfig profile {name!r}", hint=f"known profiles: {', '.join(known)}")
+    try:
+        data = yaml.safe_load(file.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise HarnessError(f"{file}: malformed YAML: {error}") from None
+    if data.get("base", "tinyconfig") not in BASES:
+        raise HarnessError(f"{file}: unknown base {data.get('base')!r}", hint=f"use one of {BASES}")
+    for fragment in data.get("fragments", []):
+        if not (root / "fragments" / f"{fragment}.config.j2").is_file():
+            raise HarnessError(f"{file}: fragment {fragment!r} not found in {root / 'fragments'}")
+    variables = dict(data.get("vars") or {})
+    unknown_vars = set(overrides or {}) - set(variables)
+    if unknown_vars:
+        raise HarnessError(f"profile {name}: unknown variable(s) {sorted(unknown_vars)}",
+                           hint=f"{file} defines {sorted(variables)}")
+    variables.update(overrides or {})
+    return Profile(
+        name=name,
+        description=str(data.get("description", "")),
+        base=data.get("base", "tinyconfig"),
+        fragments=tuple(data.get("fragments", [])),
+        variables=variables,
+        boot=bool(data.get("boot", False)),
+        unknown_until_series=dict(data.get("unknown_until_series") or {}),
+    )
+
+
+def render(profile: Profile, root: Path = KCONFIGS) -> tuple[str, list[Request]]:
+    """Render all fragments; return the merged fragment text and the requests."""
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    lines: list[str] = []
+    requests: dict[str, Request] = {}
+    for fragment in profile.fragments:
+        path = root / "fragments" / f"{fragment}.config.j2"
+        shown = path.relative_to(root.parent) if root.parent in path.parents else path
+        for number, source in enumerate(path.read_text().splitlines(), start=1):
+            try:
+                text = env.from_string(source).render(option=_option, **profile.variables).strip()
+            except jinja2.TemplateError as error:
+                raise HarnessError(f"{shown}:{number}: {error}") from None
+            set_match, unset_match = _SET.match(text), _UNSET.match(text)
+            if set_match:
+                request = Request(set_match.group(1), set_match.group(2), f"{shown}:{number}")
+            elif unset_match:
+                request = Request(unset_match.group(1), "n", f"{shown}:{number}")
+            elif text and not text.startswith("#"):
+                raise HarnessError(f"{shown}:{number}: not a Kconfig line: {text!r}")
+            else:
+                continue
+            requests[request.symbol] = request  # a later fragment overrides an earlier one
+            lines.append(text)
+    return "\n".join(lines) + "\n", list(requests.values())
+
+
+def read_config(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if match := _SET.match(line):
+            values[match.group(1)] = match.group(2)
+        elif match := _UNSET.match(line):
+            values[match.group(1)] = "n"
+    return values
+
+
+@dataclass
+class SymbolInfo:
+    where: list[str] = field(default_factory=list)  # Kconfig file:line of each definition
+    depends: list[str] = field(default_factory=list)  # `depends on` and enclosing `if`
+    has_prompt: bool = False
+
+
+_CONFIG = re.compile(r"^\s*(?:menu)?config\s+(\w+)\s*$")
+_SOURCE = re.compile(r'^\s*(o?r?source)\s+"([^"]+)"')
+_BLOCK_START = ("if ", "menu ", "choice")
+_BLOCK_END = ("endif", "endmenu", "endchoice")
+
+
+def index_kconfig(tree: Path, arch: str = "x86") -> dict[str, SymbolInfo]:
+    """Every symbol reachable from the tree's top Kconfig, with its dependencies.
+
+    Follows `source` so that an entry inherits the `if` / `menu ... depends on`
+    blocks around the line that sourced its file (EXT4_FS needs BLOCK that way).
+    """
+    symbols: dict[str, SymbolInfo] = {}
+    _index_file(tree, tree / "Kconfig", [], symbols, arch)
+    return symbols
+
+
+def _index_file(tree: Path, file: Path, outer: list[str], symbols: dict[str, SymbolInfo], arch: str) -> None:
+    blocks: list[list[str]] = []  # conditions of the enclosing if/menu/choice blocks in this file
+    depends: list[str] | None = None  # where a `depends on` line goes
+    symbol: SymbolInfo | None = None  # the entry a prompt line belongs to
+    help_indent: int | None = None  # inside help text: its indentation, -1 before its first line
+    try:
+        text = file.read_text(errors="replace")
+    except OSError:
+        return
+    for number, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if help_indent is not None:
+            indent = len(line.expandtabs()) - len(line.expandtabs().lstrip())
+            if not stripped or help_indent == -1 or indent >= help_indent:
+                if stripped and help_indent == -1:
+                    help_indent = indent
+                continue
+            help_indent = None
+        keyword = stripped.split("#", 1)[0].strip()
+        enclosing = outer + [c for block in blocks for c in block]
+        if keyword in ("help", "---help---"):
+            help_indent = -1
+        elif match := _CONFIG.match(line):
+            symbol = symbols.setdefault(match.group(1), SymbolInfo())
+            symbol.where.append(f"{file.relative_to(tree)}:{number}")
+            symbol.depends.extend(enclosing)
+            depends = symbol.depends
+        elif match := _SOURCE.match(line):
+            pattern = match.group(2).replace("$(SRCARCH)", arch).replace("$SRCARCH", arch)
+            relative = match.group(1) in ("rsource", "orsource")
+            for sourced in sorted((file.parent if relative else tree).glob(pattern)):
+                _index_file(tree, sourced, enclosing, symbols, arch)
+            depends = symbol = None
+        elif keyword.startswith(_BLOCK_START):
+            blocks.append([keyword[3:].strip()] if keyword.startswith("if ") else [])
+            depends, symbol = blocks[-1], None
+        elif keyword in _BLOCK_END:
+            if blocks:
+                blocks.pop()
+            depends = symbol = None
+        elif keyword.startswith("comment "):
+            depends = symbol = None
+        elif depends is not None and keyword.startswith("depends on "):
+            depends.append(keyword[len("depends on "):].strip())
+        elif symbol is not None and re.match(r"^((bool|tristate|string|int|hex)\s+\S|prompt\s)", keyword):
+            symbol.has_prompt = True
+
+
+_TOKEN = re.compile(r"\s*(&&|\|\||!=|[!()=]|\"[^\"]*\"|[\w.-]+)")
+
+
+def evaluate(expression: str, final: dict[str, str]) -> bool:
+    """Evaluate a Kconfig `depends on` expression against a final .config (m counts as y)."""
+    tokens = _TOKEN.findall(expression)
+    position = 0
+
+    def value(token: str) -> str:
+        if token.startswith('"'):
+            return token.strip('"')
+        if token in ("y", "m", "n"):
+            return token
+        return final.get(token, "n").strip('"')
+
+    def primary() -> str:
+        nonlocal position
+        token = tokens[position]
+        position += 1
+        if token == "!":
+            return "n" if truthy(primary()) else "y"
+        if token == "(":
+            result = either()
+            position += 1  # ")"
+            return "y" if result else "n"
+        left = value(token)
+        if position < len(tokens) and tokens[position] in ("=", "!="):
+            operator, right = tokens[position], value(tokens[position + 1])
+            position += 2
+            return "y" if (left == right) == (operator == "=") else "n"
+        return left
+
+    def truthy(text: str) -> bool:
+        return text not in ("n", "")
+
+    def both() -> bool:
+        nonlocal position
+        result = truthy(primary())
+        while position < len(tokens) and tokens[position] == "&&":
+            position += 1
+            result = truthy(primary()) and result
+        return result
+
+    def either() -> bool:
+        nonlocal position
+        result = both()
+        while position < len(tokens) and tokens[position] == "||":
+            position += 1
+            result = both() or result
+        return result
+
+    try:
+        return either()
+    except IndexError:
+        return True  # an expression we cannot read must not invent a cause
+
+
+def explain_drop(symbol: str, info: SymbolInfo, final: dict[str, str]) -> str:
+    """Why a requested value did not survive, as Kconfig states it."""
+    unmet = []
+    for expression in dict.fromkeys(info.depends):
+        if not evaluate(expression, final):
+            names = dict.fromkeys(re.findall(r"\b([A-Z][A-Z0-9_]+)\b", expression))
+            state = ", ".join(f"{name}={final.get(name, 'n')}" for name in names)
+            unmet.append(f"{symbol} depends on {expression} ({state})")
+    if unmet:
+        return "; ".join(unmet)
+    if not info.has_prompt:
+        return f"{symbol} has no prompt: it can only be selected by another option"
+    return f"{symbol} is defined at {', '.join(info.where)}; check its choice, range and select constraints"
+
+
+@dataclass
+class Verification:
+    errors: list[str]
+    expected_unknown: list[str]
+
+    def raise_if_failed(self, config: Path) -> None:
+        if self.errors:
+            raise HarnessError(
+                "Kconfig verification failed:\n  " + "\n  ".join(self.errors),
+                hint="fix the fragment lines named above (or their dependencies)",
+                artifacts=[str(config)],
+            )
+
+
+def verify(requests: list[Request], final: dict[str, str], symbols: dict[str, SymbolInfo],
+           profile: Profile, applied_series: set[str]) -> Verification:
+    errors: list[str] = []
+    expected_unknown: list[str] = []
+    for request in requests:
+        if request.symbol not in symbols:
+            series = profile.unknown_until_series.get(request.symbol)
+            if series and series not in applied_series:
+                expected_unknown.append(
+                    f"{request.origin}: CONFIG_{request.symbol} is unknown to this tree, "
+                    f"as expected while series {series} is not applied")
+            else:
+                errors.append(f"{request.origin}: CONFIG_{request.symbol} is not a Kconfig symbol of this tree "
+                              "(misspelt, or defined by a series that is not applied)")
+            continue
+        if not request.satisfied_by(final):
+            got = final.get(request.symbol, "n")
+            errors.append(
+                f"{request.origin}: CONFIG_{request.symbol}={request.value} requested, final .config has "
+                f"{'is not set' if got == 'n' else got}: {explain_drop(request.symbol, symbols[request.symbol], final)}")
+    return Verification(errors, expected_unknown)
+
+
+@dataclass(frozen=True)
+class ConfigResult:
+    config: Path  # the final .config in the build directory
+    fragment: Path
+    expected_unknown: tuple[str, ...]
+
+
+def configure(tree: Path, build_dir: Path, profile: Profile, applied_series: set[str],
+              log: Path) -> ConfigResult:
+    """base config + rendered fragment -> olddefconfig -> verified .config in build_dir."""
+    require_tools("make", "gcc", "flex", "bison", purpose="configuring a kernel")
+    build_dir.mkdir(parents=True, exist_ok=True)
+    fragment_text, requests = render(profile)
+    fragment = build_dir / "mmharness-fragment.config"
+    fragment.write_text(fragment_text)
+    make = ["make", "-C", str(tree), f"O={build_dir}", "ARCH=x86_64"]
+    run([*make, profile.base], what=f"make {profile.base}", log=log)
+    run([str(tree / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(build_dir),
+         str(build_dir / ".config"), str(fragment)], cwd=build_dir, what="merge_config.sh", log=log)
+    run([*make, "olddefconfig"], what="make olddefconfig", log=log)
+    config = build_dir / ".config"
+    result = verify(requests, read_config(config), index_kconfig(tree), profile, applied_series)
+    result.raise_if_failed(config)
+    return ConfigResult(config, fragment, tuple(result.expected_unknown))

@@ -1,0 +1,83 @@
+"""The pipeline from a manifest to built kernels: fetch -> patch -> config -> build.
+
+Each stage is a function that can run alone (the CLI exposes each one) and
+returns what the next stage needs.
+"""
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness import build as kbuild
+from harness import kconfig, paths, series as kseries, source
+from harness.manifest import BuildRef, Manifest
+
+
+@dataclass(frozen=True)
+class PatchedTree:
+    tree: source.Tree
+    series: tuple[str, ...]  # names of the applied (or upstream) series
+    log: Path
+
+
+@dataclass(frozen=True)
+class ConfiguredBuild:
+    ref: BuildRef
+    profile: kconfig.Profile
+    patched: PatchedTree
+    work_dir: Path
+    result: kconfig.ConfigResult
+
+
+def fetch(manifest: Manifest) -> source.Tree:
+    return source.fetch(manifest.source)
+
+
+def patch(manifest: Manifest, tree: source.Tree) -> PatchedTree:
+    loaded = [kseries.load_series(ref.name, ref.upstream) for ref in manifest.series]
+    log = paths.cache_dir("logs") / f"patch-{tree.identity}.log"
+    names = kseries.apply(tree, [one for one in loaded if not one.is_upstream], log)
+    upstream = [one.name for one in loaded if one.is_upstream]
+    return PatchedTree(tree, tuple(upstream + names), log)
+
+
+def work_dir_for(tree: source.Tree, profile: kconfig.Profile) -> Path:
+    return paths.cache_dir("work", tree.identity, profile.slug)
+
+
+def configure(ref: BuildRef, patched: PatchedTree) -> ConfiguredBuild:
+    profile = kconfig.load_profile(ref.profile, ref.variables)
+    work_dir = work_dir_for(patched.tree, profile)
+    result = kconfig.configure(patched.tree.path, work_dir, profile, set(patched.series),
+                               work_dir / "mmharness-config.log")
+    return ConfiguredBuild(ref, profile, patched, work_dir, result)
+
+
+def build(configured: ConfiguredBuild) -> kbuild.BuildResult:
+    request = kbuild.BuildRequest(
+        tree=configured.patched.tree.path,
+        tree_identity=configured.patched.tree.identity,
+        label=configured.ref.label,
+        work_dir=configured.work_dir,
+        series=configured.patched.series,
+    )
+    return kbuild.build(request)
+
+
+def build_all(manifest: Manifest, say=print) -> list[tuple[ConfiguredBuild, kbuild.BuildResult]]:
+    started = time.monotonic()
+    tree = fetch(manifest)
+    say(f"source: {tree.identity} at {tree.path}")
+    patched = patch(manifest, tree)
+    say(f"series: {', '.join(patched.series) or '(none)'}")
+    results = []
+    for ref in manifest.builds:
+        configured = configure(ref, patched)
+        for note in configured.result.expected_unknown:
+            say(f"note: {note}")
+        result = build(configured)
+        state = "cached build used" if result.cached else "built"
+        say(f"{ref.label}: {state} in {result.seconds:.1f} s -> {result.directory}")
+        results.append((configured, result))
+    say(f"done in {time.monotonic() - started:.1f} s")
+    return results

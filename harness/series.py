@@ -1,0 +1,137 @@
+"""Patch series: a quilt-style directory (`series` + git format-patch files) or an mbox.
+
+Applying is idempotent: the patch-ids of the series are compared with the
+commits on top of the tree's base, so an applied series is detected, not
+applied twice. A series marked `upstream` has nothing to apply.
+"""
+
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.errors import HarnessError
+from harness.paths import REPO_ROOT
+from harness.proc import require_tools, run
+from harness.source import BASE_TAG, Tree
+
+PATCHES = REPO_ROOT / "patches"
+GIT_IDENTITY = ["-c", "user.name=mmharness", "-c", "user.email=mmharness@localhost"]
+
+
+@dataclass(frozen=True)
+class Series:
+    name: str
+    patches: tuple[Path, ...]  # empty for an upstream series
+    upstream: str = ""  # e.g. "v7.3": merged upstream since that version
+
+    @property
+    def is_upstream(self) -> bool:
+        return bool(self.upstream)
+
+
+def load_series(name: str, upstream: str = "", root: Path = PATCHES) -> Series:
+    """A series from patches/NAME/series, patches/NAME.mbox, or a path."""
+    if upstream:
+        return Series(name, (), upstream)
+    candidate = Path(name)
+    directory = candidate if candidate.is_dir() else root / name
+    mbox = candidate if candidate.is_file() else root / f"{name}.mbox"
+    if directory.is_dir():
+        series_file = directory / "series"
+        if not series_file.is_file():
+            raise HarnessError(f"series {name}: {series_file} does not exist",
+                               hint="a series directory needs a quilt-style `series` file listing its patches")
+        patches = []
+        for number, line in enumerate(series_file.read_text().splitlines(), start=1):
+            entry = line.split("#", 1)[0].strip()
+            if not entry:
+                continue
+            patch = directory / entry.split()[0]
+            if not patch.is_file():
+                raise HarnessError(f"{series_file}:{number}: patch {entry!r} does not exist in {directory}")
+            patches.append(patch)
+        return Series(directory.name, tuple(patches))
+    if mbox.is_file():
+        return Series(mbox.stem, (mbox,))
+    raise HarnessError(f"unknown series {name!r}: neither {root / name}/series nor {root / name}.mbox exists",
+                       hint="create the series directory, or mark the series `upstream: vX.Y` in the manifest")
+
+
+def _patch_ids(text: str, tree: Path) -> list[str]:
+    result = subprocess.run(["git", "-C", str(tree), "patch-id", "--stable"], input=text,
+                            capture_output=True, text=True, check=True)
+    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+
+
+def series_patch_ids(series: list[Series], tree: Path) -> list[str]:
+    ids: list[str] = []
+    for one in series:
+        for patch in one.patches:
+            ids.extend(_patch_ids(patch.read_text(errors="replace"), tree))
+    return ids
+
+
+def applied_patch_ids(tree: Tree) -> list[str]:
+    """Patch-ids of the commits between the base and HEAD, oldest first."""
+    base = BASE_TAG if tree.managed else "HEAD"
+    log = run(["git", "-C", str(tree.path), "log", "--reverse", "-p", "--format=commit %H",
+               f"{base}..HEAD"], what="git log").stdout
+    return _patch_ids(log, tree.path) if log.strip() else []
+
+
+def _describe_failure(patch: Path, output: str) -> str:
+    """Name the patch, the file and the failing hunk from git am's output."""
+    match = re.search(r"patch failed: (\S+):(\d+)", output)
+    if not match:
+        missing = re.search(r"error: (\S+): (does not exist in index|No such file or directory)", output)
+        if missing:
+            return f"{patch.name}: file {missing.group(1)} does not exist in the tree"
+        return f"{patch.name}: {output.strip().splitlines()[-1] if output.strip() else 'git am failed'}"
+    file, line = match.group(1), int(match.group(2))
+    hunk = _hunk_at(patch, file, line)
+    return f"{patch.name}: hunk at {file}:{line} does not apply" + (f"\n    {hunk}" if hunk else "")
+
+
+def _hunk_at(patch: Path, file: str, line: int) -> str:
+    current = ""
+    for text in patch.read_text(errors="replace").splitlines():
+        if text.startswith("+++ "):
+            current = text[6:] if text.startswith("+++ b/") else text[4:]
+        elif text.startswith("@@") and current == file:
+            match = re.match(r"@@ -(\d+)", text)
+            if match and int(match.group(1)) == line:
+                return text
+    return ""
+
+
+def apply(tree: Tree, series: list[Series], log: Path) -> list[str]:
+    """Bring the tree to base + series. Returns the names of the applied series."""
+    require_tools("git", purpose="applying patch series")
+    wanted = series_patch_ids(series, tree.path)
+    have = applied_patch_ids(tree)
+    names = [one.name for one in series]
+    if have == wanted:
+        return names
+    if not tree.managed:
+        if have[-len(wanted):] == wanted and wanted:
+            return names
+        if have and not wanted:
+            return names  # a path tree's own commits are the user's business
+    else:
+        run(["git", "-C", str(tree.path), "reset", "-q", "--hard", BASE_TAG], what="git reset", log=log)
+    for one in series:
+        for patch in one.patches:
+            result = run(["git", "-C", str(tree.path), *GIT_IDENTITY, "am", "-q", "--no-3way",
+                          str(patch)], what=f"git am {patch.name}", log=log, check=False)
+            if result.returncode != 0:
+                run(["git", "-C", str(tree.path), "am", "--abort"], what="git am --abort", check=False)
+                if tree.managed:
+                    run(["git", "-C", str(tree.path), "reset", "-q", "--hard", BASE_TAG], what="git reset")
+                raise HarnessError(
+                    f"series {one.name} does not apply to {tree.identity}: "
+                    + _describe_failure(patch, result.stdout + result.stderr),
+                    hint="rebase the patch onto this tree, or pick the tree it was written for",
+                    artifacts=[str(log)])
+    return names
+

@@ -1,0 +1,270 @@
+"""Kernel source trees: a Debian source package, git, a tarball or a path.
+
+Every tree the harness prepares itself is a git work tree whose first commit
+is tagged `harness-base`, so series can be applied, detected and reset.
+"""
+
+import hashlib
+import json
+import re
+import shutil
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import paths
+from harness.errors import HarnessError
+from harness.proc import require_tools, run
+
+BASE_TAG = "harness-base"
+KINDS = ("debian", "git", "tarball", "path")
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str = "debian"
+    package: str = "linux-source-7.3"
+    suite: str = "trixie-backports"
+    url: str = ""
+    ref: str = ""
+    path: str = ""
+    sha256: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict, where: str) -> "SourceSpec":
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise HarnessError(f"{where}: unknown source key(s) {sorted(unknown)}",
+                               hint=f"known keys: {sorted(known)}")
+        spec = cls(**{k: str(v) for k, v in data.items()})
+        if spec.kind not in KINDS:
+            raise HarnessError(f"{where}: unknown source kind {spec.kind!r}",
+                               hint=f"use one of {', '.join(KINDS)}")
+        needed = {"git": ("url", "ref"), "tarball": ("url", "sha256"), "path": ("path",)}
+        for key in needed.get(spec.kind, ()):
+            if not getattr(spec, key):
+                raise HarnessError(f"{where}: source kind {spec.kind} needs `{key}`")
+        return spec
+
+
+@dataclass(frozen=True)
+class Tree:
+    path: Path
+    identity: str
+    provenance: dict = field(default_factory=dict, compare=False)
+    managed: bool = True  # False for `path` trees used in place: never reset them
+
+
+def _git(tree: Path, *args: str, what: str) -> str:
+    return run(["git", "-C", str(tree), *args], what=what).stdout.strip()
+
+
+def _commit_as_base(tree: Path, message: str) -> None:
+    run(["git", "-C", str(tree), "init", "-q"], what="git init")
+    # -f: Debian's tarball ships a .gitignore that ignores its whole top level
+    _git(tree, "add", "-A", "-f", what="git add")
+    _git(tree, "-c", "user.name=mmharness", "-c", "user.email=mmharness@localhost",
+         "commit", "-q", "--no-verify", "-m", message, what="git commit")
+    _git(tree, "tag", "-f", BASE_TAG, what="git tag")
+
+
+def _finish_tree(staging: Path, final: Path, provenance: dict) -> Tree:
+    (staging / ".git" / "mmharness-provenance.json").write_text(json.dumps(provenance, indent=2))
+    staging.rename(final)
+    return Tree(final, provenance["identity"], provenance)
+
+
+def _cached_tree(final: Path) -> Tree | None:
+    meta = final / ".git" / "mmharness-provenance.json"
+    if meta.is_file():
+        provenance = json.loads(meta.read_text())
+        return Tree(final, provenance["identity"], provenance)
+    return None
+
+
+def system_debian_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
+    """The Debian archive URI already configured for apt on this machine."""
+    uris: list[str] = []
+    candidates = [sources_dir / "sources.list"]
+    candidates += sorted((sources_dir / "sources.list.d").glob("*.list"))
+    candidates += sorted((sources_dir / "sources.list.d").glob("*.sources"))
+    for file in candidates:
+        if not file.is_file():
+            continue
+        for line in file.read_text(errors="replace").splitlines():
+            line = line.strip()
+            if line.startswith("deb "):
+                words = [w for w in line.split() if not w.startswith("[") and not w.endswith("]")]
+                if len(words) >= 2:
+                    uris.append(words[1])
+            elif line.startswith("URIs:"):
+                uris.extend(line.split()[1:])
+    for uri in uris:
+        if re.search(r"/debian/?$", uri):
+            return uri.rstrip("/")
+    raise HarnessError(
+        "no Debian archive found in the apt sources of this machine (/etc/apt)",
+        hint="configure a Debian mirror for apt, or use a git/tarball/path source",
+    )
+
+
+class DebianArchive:
+    """apt with its own sources, lists and cache under the harness cache."""
+
+    def __init__(self, suite: str):
+        self.suite = suite
+        self.root = paths.cache_dir("apt", suite)
+        for sub in ("lists/partial", "cache/archives/partial", "parts"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.sources = self.root / "sources.list"
+        self.sources.write_text(
+            f"deb [signed-by={DEBIAN_KEYRING}] {system_debian_mirror()} {suite} main\n")
+
+    def _options(self) -> list[str]:
+        return [
+            "-o", f"Dir::Etc::SourceList={self.sources}",
+            "-o", f"Dir::Etc::SourceParts={self.root / 'parts'}",
+            "-o", f"Dir::State::Lists={self.root / 'lists'}",
+            "-o", f"Dir::Cache={self.root / 'cache'}",
+            "-o", "Debug::NoLocking=1",
+        ]
+
+    def update(self) -> None:
+        run(["apt-get", *self._options(), "update"], what=f"apt-get update for {self.suite}")
+
+    def candidate_version(self, package: str) -> str:
+        out = run(["apt-cache", *self._options(), "policy", package],
+                  what=f"apt-cache policy {package}").stdout
+        match = re.search(r"Candidate:\s*(\S+)", out)
+        if not match or match.group(1) == "(none)":
+            raise HarnessError(f"Debian package {package} is not in {self.suite}",
+                               hint="check the package name and the manifest's `suite`")
+        return match.group(1)
+
+    def download(self, package: str, version: str) -> Path:
+        debs = paths.cache_dir("debs")
+        found = sorted(debs.glob(f"{package}_{version.replace(':', '%3a')}_*.deb"))
+        if found:
+            return found[0]
+        run(["apt-get", *self._options(), "download", f"{package}={version}"],
+            cwd=debs, what=f"apt-get download {package}")
+        found = sorted(debs.glob(f"{package}_*.deb"))
+        if not found:
+            raise HarnessError(f"apt-get download {package} left no .deb in {debs}")
+        return found[-1]
+
+
+def _newest_cached_deb(package: str) -> tuple[Path, str] | None:
+    debs = sorted(paths.cache_dir("debs").glob(f"{package}_*.deb"))
+    if not debs:
+        return None
+    return debs[-1], debs[-1].name.split("_")[1].replace("%3a", ":")
+
+
+def fetch_debian(spec: SourceSpec) -> Tree:
+    require_tools("apt-get", "dpkg-deb", "tar", "xz", "git", purpose="fetching a Debian kernel source")
+    archive = DebianArchive(spec.suite)
+    try:
+        archive.update()
+        version = archive.candidate_version(spec.package)
+        deb = archive.download(spec.package, version)
+    except HarnessError as error:
+        cached = _newest_cached_deb(spec.package)
+        if cached is None:
+            raise
+        deb, version = cached
+        print(f"warning: {error.message.splitlines()[0]}; using cached {deb.name}")
+    identity = f"debian-{spec.package}-{version}".replace("~", "_").replace(":", "_")
+    final = paths.cache_dir("trees") / identity
+    cached_tree = _cached_tree(final)
+    if cached_tree:
+        return cached_tree
+    if final.exists():
+        shutil.rmtree(final)
+    with tempfile.TemporaryDirectory(dir=paths.cache_dir("tmp")) as tmp:
+        run(["dpkg-deb", "-x", str(deb), tmp], what=f"unpacking {deb.name}")
+        tarballs = sorted(Path(tmp).glob("usr/src/linux-source-*.tar.*"))
+        if not tarballs:
+            raise HarnessError(f"{deb.name} holds no usr/src/linux-source-*.tar.*")
+        staging = Path(tmp) / "tree"
+        staging.mkdir()
+        run(["tar", "-xf", str(tarballs[0]), "-C", str(staging), "--strip-components=1"],
+            what=f"extracting {tarballs[0].name}")
+        _commit_as_base(staging, f"{spec.package} {version}")
+        provenance = {"identity": identity, "kind": "debian", "package": spec.package,
+                      "version": version, "suite": spec.suite, "deb": deb.name,
+                      "commit": _git(staging, "rev-parse", "HEAD", what="git rev-parse")}
+        return _finish_tree(staging, final, provenance)
+
+
+def fetch_git(spec: SourceSpec) -> Tree:
+    require_tools("git", purpose="fetching a git kernel source")
+    url = str(Path(spec.url).resolve()) if Path(spec.url).exists() else spec.url
+    key = hashlib.sha256(f"{url}@{spec.ref}".encode()).hexdigest()[:16]
+    final = paths.cache_dir("trees") / f"git-{key}"
+    cached_tree = _cached_tree(final)
+    if cached_tree:
+        return cached_tree
+    with tempfile.TemporaryDirectory(dir=paths.cache_dir("tmp")) as tmp:
+        staging = Path(tmp) / "tree"
+        shallow = run(["git", "clone", "-q", "--depth", "1", "--branch", spec.ref, url, str(staging)],
+                      what=f"git clone {url}", check=False)
+        if shallow.returncode != 0:  # a commit sha cannot be cloned shallowly by name
+            run(["git", "clone", "-q", url, str(staging)], what=f"git clone {url}")
+            _git(staging, "checkout", "-q", spec.ref, what=f"git checkout {spec.ref}")
+        _git(staging, "tag", "-f", BASE_TAG, what="git tag")
+        commit = _git(staging, "rev-parse", "HEAD", what="git rev-parse")
+        provenance = {"identity": f"git-{commit[:12]}", "kind": "git", "url": url,
+                      "ref": spec.ref, "commit": commit}
+        return _finish_tree(staging, final, provenance)
+
+
+def fetch_tarball(spec: SourceSpec) -> Tree:
+    require_tools("tar", "git", purpose="unpacking a kernel tarball")
+    final = paths.cache_dir("trees") / f"tarball-{spec.sha256[:16]}"
+    cached_tree = _cached_tree(final)
+    if cached_tree:
+        return cached_tree
+    with tempfile.TemporaryDirectory(dir=paths.cache_dir("tmp")) as tmp:
+        local = Path(spec.url)
+        if not local.is_file():
+            local = Path(tmp) / "download.tar"
+            try:
+                urllib.request.urlretrieve(spec.url, local)  # noqa: S310 (manifest-given URL)
+            except OSError as error:
+                raise HarnessError(f"cannot download {spec.url}: {error}") from None
+        digest = hashlib.sha256(local.read_bytes()).hexdigest()
+        if digest != spec.sha256:
+            raise HarnessError(f"{spec.url}: sha256 is {digest}, the manifest says {spec.sha256}",
+                               hint="fix the manifest's sha256 or the file")
+        staging = Path(tmp) / "tree"
+        staging.mkdir()
+        run(["tar", "-xf", str(local), "-C", str(staging), "--strip-components=1"],
+            what=f"extracting {spec.url}")
+        _commit_as_base(staging, f"tarball {spec.url}")
+        provenance = {"identity": f"tarball-{spec.sha256[:16]}", "kind": "tarball",
+                      "url": spec.url, "sha256": spec.sha256}
+        return _finish_tree(staging, final, provenance)
+
+
+def use_path(spec: SourceSpec) -> Tree:
+    tree = Path(spec.path).expanduser().resolve()
+    if not (tree / "Makefile").is_file() or not (tree / "Kconfig").is_file():
+        raise HarnessError(f"{tree} is not a kernel tree (no Makefile and Kconfig at its top)")
+    if not (tree / ".git").exists():
+        raise HarnessError(f"{tree} is not a git work tree",
+                           hint="the harness applies and detects series with git: run `git init` there")
+    commit = _git(tree, "rev-parse", "HEAD", what="git rev-parse")
+    dirty = _git(tree, "status", "--porcelain", "--untracked-files=no", what="git status")
+    suffix = "-dirty-" + hashlib.sha256(dirty.encode()).hexdigest()[:8] if dirty else ""
+    provenance = {"identity": f"path-{commit[:12]}{suffix}", "kind": "path",
+                  "path": str(tree), "commit": commit}
+    return Tree(tree, provenance["identity"], provenance, managed=False)
+
+
+def fetch(spec: SourceSpec) -> Tree:
+    fetchers = {"debian": fetch_debian, "git": fetch_git, "tarball": fetch_tarball, "path": use_path}
+    return fetchers[spec.kind](spec)
