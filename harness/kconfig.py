@@ -48,6 +48,7 @@ class Profile:
     boot: bool
     # symbol -> series that defines it: unknown is expected while it is not applied
     unknown_until_series: dict = field(hash=False)
+    root: Path = KCONFIGS  # the kconfigs/ directory holding profiles/ and fragments/
 
     @property
     def slug(self) -> str:
@@ -87,11 +88,13 @@ def load_profile(name: str, overrides: dict | None = None, root: Path = KCONFIGS
         variables=variables,
         boot=bool(data.get("boot", False)),
         unknown_until_series=dict(data.get("unknown_until_series") or {}),
+        root=root,
     )
 
 
-def render(profile: Profile, root: Path = KCONFIGS) -> tuple[str, list[Request]]:
+def render(profile: Profile) -> tuple[str, list[Request]]:
     """Render all fragments; return the merged fragment text and the requests."""
+    root = profile.root
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     lines: list[str] = []
     requests: dict[str, Request] = {}

@@ -1,0 +1,87 @@
+"""Kernel crash reports in console output, with the patterns syzkaller and KUnit use."""
+
+import re
+from dataclasses import dataclass
+
+# Most specific first: a KASAN report also starts with "BUG:", a soft lockup
+# with "watchdog: BUG:", and the first pattern a line matches names its kind.
+PATTERNS: list[tuple[str, re.Pattern]] = [(kind, re.compile(rx)) for kind, rx in [
+    ("KASAN", r"\bKASAN: "),
+    ("UBSAN", r"\bUBSAN: "),
+    ("soft lockup", r"soft lockup - CPU#"),
+    ("hung task", r"INFO: task \S.* blocked for more than \d+ seconds"),
+    ("rcu stall", r"rcu: INFO: \S+ (self-)?detected stall"),
+    ("general protection fault", r"general protection fault"),
+    ("Unable to handle kernel", r"Unable to handle kernel"),
+    ("Kernel panic", r"Kernel panic - not syncing"),
+    ("BUG", r"\bBUG: |kernel BUG at "),
+    ("WARNING", r"\bWARNING: "),
+    ("Oops", r"\bOops\b"),
+    ("Call Trace", r"\bCall Trace:"),
+]]
+
+BEFORE = 5
+AFTER = 40
+# The kernel closes each report with "---[ end trace ... ]---" (or "end Kernel panic").
+END_OF_REPORT = re.compile(r"---\[ end ")
+# Leading "[   12.345678]" timestamps and "[    T1]" caller ids.
+PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
+
+
+@dataclass(frozen=True)
+class CrashReport:
+    kind: str  # the pattern's name, e.g. "BUG" or "Kernel panic"
+    title: str  # the first matching line without its timestamp
+    line: int  # 1-based line number in the scanned text
+    excerpt: str  # a few lines before, up to AFTER lines after (or to the end marker)
+
+    def __str__(self) -> str:
+        return f"{self.kind} at console line {self.line}: {self.title}\n{self.excerpt}"
+
+
+def classify(line: str) -> str | None:
+    """The crash kind a single console line starts, or None."""
+    for kind, pattern in PATTERNS:
+        if pattern.search(line):
+            return kind
+    return None
+
+
+def scan(text: str, first_line: int = 1) -> list[CrashReport]:
+    """Every crash report in `text`; lines inside a report do not start another."""
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    reports = []
+    covered_until = 0  # index of the first line not inside the previous excerpt
+    for index, line in enumerate(lines):
+        if index < covered_until:
+            continue
+        kind = classify(line)
+        if kind is None:
+            continue
+        end = min(len(lines), index + AFTER + 1)
+        for later in range(index + 1, end):
+            if END_OF_REPORT.search(lines[later]):
+                end = later + 1
+                break
+        start = max(0, index - BEFORE)
+        reports.append(CrashReport(
+            kind=kind,
+            title=PREFIX.sub("", line).strip(),
+            line=first_line + index,
+            excerpt="\n".join(lines[start:end]).rstrip("\n"),
+        ))
+        covered_until = end
+    return reports
+
+
+def panicked(text: str) -> bool:
+    return "Kernel panic - not syncing" in text
+
+
+def summary(reports: list[CrashReport], limit: int = 3) -> str:
+    """A short text for error messages: titles and the first excerpt."""
+    if not reports:
+        return ""
+    titles = "\n".join(f"  - {r.kind}: {r.title} (console line {r.line})" for r in reports[:limit])
+    more = f"\n  ... and {len(reports) - limit} more" if len(reports) > limit else ""
+    return f"{titles}{more}\n--- first report ---\n{reports[0].excerpt}"
