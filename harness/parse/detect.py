@@ -1,4 +1,4 @@
-"""Which debugfs file a dump came from, from its first non-blank line."""
+"""Which debugfs file a dump came from, from its first lines."""
 
 from __future__ import annotations
 
@@ -13,25 +13,39 @@ SWAP_PAGE_OWNER = "swap_page_owner"
 STACKS = "stacks"
 KINDS = (PAGE_OWNER, SWAP_PAGE_OWNER, STACKS)
 
+# How far to look for a record header when a dump starts mid-record.
+PEEK_LINES = 256
+
 
 def kind_of_line(line: str) -> str | None:
     if line.startswith("Page allocated via order "):
         return PAGE_OWNER
     if line.startswith("Page allocated via pid "):
         return SWAP_PAGE_OWNER
-    if line.startswith((" ", "handle: ", "nr_base_pages: ", "[<")):
-        return STACKS
-    if normalise_frame(line) is not None:  # frames of kernels that printed no leading space
+    if line.startswith(("handle: ", "nr_base_pages: ")) or normalise_frame(line) is not None:
         return STACKS
     return None
 
 
 def peek_kind(lines: LineSource) -> tuple[str | None, Iterator[str]]:
-    """(kind or None, the same lines, none consumed). An empty input has kind None."""
+    """(kind or None, the same lines with none consumed).
+
+    A record header decides; frames and handle lines without any header in the
+    first PEEK_LINES lines mean page_owner_stacks. Empty input: None.
+    """
     it = as_lines(lines)
     head: list[str] = []
+    guess = None
     for line in it:
         head.append(line)
-        if line and not line.isspace():
-            return kind_of_line(line), itertools.chain(head, it)
-    return None, iter(head)
+        if not line or line.isspace():
+            continue
+        kind = kind_of_line(line)
+        if kind in (PAGE_OWNER, SWAP_PAGE_OWNER):
+            guess = kind
+            break
+        if kind == STACKS and guess is None:
+            guess = kind
+        if len(head) >= PEEK_LINES:
+            break
+    return guess, itertools.chain(head, it)

@@ -1,0 +1,200 @@
+"""Guest workloads as named steps, each ending in a snapshot of what the tests assert on.
+
+The main one is the page_owner cover letter's tmpfs swap round trip:
+`dd` fills /tmpfs, `DD` (a symlink to dd) fills the noswap /tmpfs-noswap until
+dd's pages have left memory, then the noswap file is removed and `cat` reads
+dd's file back in from swap.
+"""
+
+import gzip
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from harness.errors import HarnessError
+from harness.parse import aggregate, procfs
+
+PAGE_OWNER = "/sys/kernel/debug/page_owner"
+SWAP_PAGE_OWNER = "/sys/kernel/debug/swap_page_owner"
+
+
+class GuestShell(Protocol):
+    def run(self, command, timeout: float = ...): ...
+    def check(self, command, timeout: float = ...): ...
+    def stream_lines(self, path: str, timeout: float = ...): ...
+
+
+@dataclass(frozen=True)
+class RoundTripConfig:
+    file_mib: int = 256
+    tmpfs_size: str = "1G"
+    swap_device: str = "/dev/vdb"
+    chunk_mib: int = 16  # DD writes in chunks until dd's file is out of memory
+    resident_target: float = 0.02  # ... i.e. less than this fraction of it is resident
+    min_available_mib: int = 40  # never push MemAvailable below this (no OOM kills)
+    command_timeout: float = 600.0
+
+
+@dataclass
+class OwnerView:
+    """page_owner or swap_page_owner, aggregated: MiB in total and by comm."""
+
+    available: bool
+    error: str = ""
+    total_mib: float = 0.0
+    by_comm: dict[str, float] = field(default_factory=dict)
+    swapped_mib: float = 0.0  # page_owner records marked " (swapped)"
+    seconds: float = 0.0
+    dump: str = ""  # where the raw text was kept
+
+    def comm(self, name: str) -> float:
+        return self.by_comm.get(name, 0.0)
+
+
+@dataclass
+class Snapshot:
+    step: str
+    free: procfs.Free
+    meminfo: dict[str, int]
+    vmstat: dict[str, int]
+    resident_mib: float  # of dd's file in /tmpfs
+    page_owner: OwnerView
+    swap_page_owner: OwnerView
+
+    @property
+    def used_mib(self) -> int:
+        """total - free, as the cover letter compares with page_owner's sum."""
+        return self.free.mem_total - self.free.mem_free
+
+
+def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
+    """Stream a debugfs owner file once: keep it gzipped and aggregate it on the way."""
+    probe = shell.run(["head", "-c", "1", path], timeout=60)
+    if probe.status != 0:
+        return OwnerView(available=False, error=probe.stderr.strip())
+    started = time.monotonic()
+    with gzip.open(dump, "wt", compresslevel=1) as kept:
+        def tee():
+            for line in shell.stream_lines(path):
+                kept.write(line)
+                kept.write("\n")
+                yield line
+        summary = aggregate.summarise(tee(), dimensions=("comm", "swapped"))
+    return OwnerView(
+        available=True,
+        total_mib=summary.total_mib,
+        by_comm={str(comm): mib for comm, mib in summary.mib("comm").items()},
+        swapped_mib=summary.mib("swapped").get(True, 0.0),
+        seconds=time.monotonic() - started,
+        dump=str(dump),
+    )
+
+
+def resident_mib(shell: GuestShell, path: str) -> float:
+    out = shell.check(["fincore", "--bytes", "--noheadings", "--output", "RES", path], timeout=60)
+    return int(out.stdout.split()[0]) / 2**20
+
+
+def snapshot(shell: GuestShell, step: str, out_dir: Path, config: RoundTripConfig) -> Snapshot:
+    free = procfs.parse_free(shell.check(["free", "-m"]).stdout)
+    meminfo = procfs.parse_meminfo(shell.check(["cat", "/proc/meminfo"]).stdout)
+    vmstat = procfs.parse_vmstat(shell.check(["cat", "/proc/vmstat"]).stdout)
+    owner = read_owner(shell, PAGE_OWNER, out_dir / f"page_owner-{step}.txt.gz")
+    swap_owner = read_owner(shell, SWAP_PAGE_OWNER, out_dir / f"swap_page_owner-{step}.txt.gz")
+    return Snapshot(step, free, meminfo, vmstat, resident_mib(shell, "/tmpfs/file"), owner, swap_owner)
+
+
+def prepare_round_trip(shell: GuestShell, config: RoundTripConfig) -> None:
+    device = shlex.quote(config.swap_device)
+    size = shlex.quote(config.tmpfs_size)
+    script = f"""
+        set -e
+        grep -q '^{config.swap_device} ' /proc/swaps || {{ mkswap -q {device}; swapon {device}; }}
+        mkdir -p /tmpfs /tmpfs-noswap
+        mountpoint -q /tmpfs || mount -t tmpfs -o size={size} none /tmpfs
+        mountpoint -q /tmpfs-noswap || mount -t tmpfs -o size={size},noswap none /tmpfs-noswap
+        ln -sf "$(command -v dd)" /usr/local/bin/DD
+        rm -f /tmpfs/file /tmpfs-noswap/file
+    """
+    shell.check(["sh", "-c", script], timeout=120)
+
+
+def push_out(shell: GuestShell, config: RoundTripConfig) -> int:
+    """DD fills the noswap tmpfs in chunks until dd's file is (nearly) all in swap.
+
+    Sized by measurement, not from MemTotal alone: how much DD must pin
+    depends on the kernel and guest. Returns the MiB written by DD.
+    """
+    written = 0
+    limit = 1024 * 1024  # the noswap tmpfs size bounds the loop in any case
+    while written < limit:
+        if resident_mib(shell, "/tmpfs/file") <= config.file_mib * config.resident_target:
+            break
+        available = procfs.parse_meminfo(shell.check(["cat", "/proc/meminfo"]).stdout)["MemAvailable"] // 1024
+        if available - config.chunk_mib < config.min_available_mib:
+            break
+        shell.check(["DD", "if=/dev/zero", "of=/tmpfs-noswap/file", "status=none", "bs=1M",
+                     f"count={config.chunk_mib}", f"seek={written}", "conv=notrunc"],
+                    timeout=config.command_timeout)
+        written += config.chunk_mib
+    return written
+
+
+@dataclass
+class RoundTrip:
+    snapshots: list[Snapshot]
+    dd_pushed_mib: int
+    seconds: float
+
+    def at(self, step: str) -> Snapshot:
+        return next(s for s in self.snapshots if s.step == step)
+
+
+def round_trip(shell: GuestShell, out_dir: Path, config: RoundTripConfig = RoundTripConfig()) -> RoundTrip:
+    """The cover letter's scenario; snapshots after setup, dd, DD and cat."""
+    started = time.monotonic()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_round_trip(shell, config)
+    snapshots = [snapshot(shell, "start", out_dir, config)]
+    shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M",
+                 f"count={config.file_mib}"], timeout=config.command_timeout)
+    snapshots.append(snapshot(shell, "dd", out_dir, config))
+    pushed = push_out(shell, config)
+    snapshots.append(snapshot(shell, "DD", out_dir, config))
+    shell.check(["rm", "/tmpfs-noswap/file"])
+    shell.check(["sh", "-c", "cat /tmpfs/file > /dev/null"], timeout=config.command_timeout)
+    snapshots.append(snapshot(shell, "cat", out_dir, config))
+    if snapshots[2].free.swap_used == 0:
+        raise HarnessError("the round trip pushed nothing to swap",
+                           hint=f"check the swap device {config.swap_device} and the guest memory size")
+    return RoundTrip(snapshots, pushed, time.monotonic() - started)
+
+
+def table(columns: dict[str, RoundTrip]) -> str:
+    """The cover letter's figures, one column per boot (e.g. page_owner=on vs on,swap)."""
+    rows = [
+        ("after dd: dd MiB", lambda r: r.at("dd").page_owner.comm("dd")),
+        ("after dd: cat MiB", lambda r: r.at("dd").page_owner.comm("cat")),
+        ("after DD: swap used MiB", lambda r: r.at("DD").free.swap_used),
+        ("after DD: swap_page_owner MiB", lambda r: r.at("DD").swap_page_owner.total_mib
+         if r.at("DD").swap_page_owner.available else "EINVAL"),
+        ("after DD: total-free MiB", lambda r: r.at("DD").used_mib),
+        ("after DD: page_owner MiB", lambda r: r.at("DD").page_owner.total_mib),
+        ("after cat: dd MiB", lambda r: r.at("cat").page_owner.comm("dd")),
+        ("after cat: cat MiB", lambda r: r.at("cat").page_owner.comm("cat")),
+        ("after cat: (swapped) MiB", lambda r: r.at("cat").page_owner.swapped_mib),
+        ("DD pinned MiB", lambda r: r.dd_pushed_mib),
+        ("round trip s", lambda r: r.seconds),
+    ]
+    width = max(len(name) for name, _ in rows)
+    header = " " * width + "".join(f" | {name:>22}" for name in columns)
+    lines = [header, "-" * len(header)]
+    for name, value in rows:
+        cells = []
+        for trip in columns.values():
+            cell = value(trip)
+            cells.append(f" | {cell:>22.1f}" if isinstance(cell, float) else f" | {cell!s:>22}")
+        lines.append(f"{name:<{width}}" + "".join(cells))
+    return "\n".join(lines)
