@@ -24,8 +24,9 @@ BEFORE = 5
 AFTER = 40
 # The kernel closes each report with "---[ end trace ... ]---" (or "end Kernel panic").
 END_OF_REPORT = re.compile(r"---\[ end ")
-# Leading "[   12.345678]" timestamps and "[    T1]" caller ids.
-PREFIX = re.compile(r"^(\[[^\]]*\]\s*)+")
+# Anything up to the printk timestamp "[   12.345678]" and caller id "[    T1]"
+# (a shell prompt on the console may precede a kernel line).
+PREFIX = re.compile(r"^.*?\[\s*\d+\.\d+\]\s*(\[\s*[TC]\d+\]\s*)?")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ class SeriesRef:
 class BuildRef:
     profile: str
     variables: dict = field(default_factory=dict, hash=False)
+    boot: bool | None = None  # None: as the profile says; False: build-only
 
     @property
     def label(self) -> str:
@@ -67,7 +68,7 @@ def resolve_path(name_or_path: str) -> Path:
 def _expand(entry: dict, where: str) -> list[BuildRef]:
     if not isinstance(entry, dict) or "profile" not in entry:
         raise HarnessError(f"{where}: each build needs a `profile`")
-    unknown = set(entry) - {"profile", "vars", "matrix"}
+    unknown = set(entry) - {"profile", "vars", "matrix", "boot"}
     if unknown:
         raise HarnessError(f"{where}: unknown build key(s) {sorted(unknown)}")
     fixed = dict(entry.get("vars") or {})
@@ -75,7 +76,9 @@ def _expand(entry: dict, where: str) -> list[BuildRef]:
     if not isinstance(matrix, dict) or not all(isinstance(v, list) for v in matrix.values()):
         raise HarnessError(f"{where}: `matrix` maps each variable to a list of values")
     names = sorted(matrix)
-    return [BuildRef(str(entry["profile"]), {**fixed, **dict(zip(names, values))})
+    boot = entry.get("boot")
+    return [BuildRef(str(entry["profile"]), {**fixed, **dict(zip(names, values))},
+                     None if boot is None else bool(boot))
             for values in itertools.product(*(matrix[n] for n in names))]
 
 

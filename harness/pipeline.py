@@ -28,6 +28,10 @@ class ConfiguredBuild:
     work_dir: Path
     result: kconfig.ConfigResult
 
+    @property
+    def boots(self) -> bool:
+        return self.profile.boot if self.ref.boot is None else self.ref.boot
+
 
 def fetch(manifest: Manifest) -> source.Tree:
     return source.fetch(manifest.source)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
-from typing import Iterator
-
-from harness.parse.lines import LineSource, as_lines
+from harness.parse.lines import LineSource, peek_lines
 from harness.parse.stacks import normalise_frame
 
 PAGE_OWNER = "page_owner"
@@ -27,25 +24,21 @@ def kind_of_line(line: str) -> str | None:
     return None
 
 
-def peek_kind(lines: LineSource) -> tuple[str | None, Iterator[str]]:
-    """(kind or None, the same lines with none consumed).
+def peek_kind(lines: LineSource) -> tuple[str | None, LineSource]:
+    """(kind or None, a source equivalent to `lines` with nothing consumed).
 
     A record header decides; frames and handle lines without any header in the
     first PEEK_LINES lines mean page_owner_stacks. Empty input: None.
     """
-    it = as_lines(lines)
-    head: list[str] = []
+    head, lines = peek_lines(lines, PEEK_LINES)
     guess = None
-    for line in it:
-        head.append(line)
-        if not line or line.isspace():
+    for line in head:
+        line = line.rstrip("\r\n")
+        if not line:
             continue
         kind = kind_of_line(line)
         if kind in (PAGE_OWNER, SWAP_PAGE_OWNER):
-            guess = kind
-            break
+            return kind, lines
         if kind == STACKS and guess is None:
             guess = kind
-        if len(head) >= PEEK_LINES:
-            break
-    return guess, itertools.chain(head, it)
+    return guess, lines

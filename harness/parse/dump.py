@@ -7,7 +7,7 @@ from typing import Iterator, Mapping
 from harness.parse.detect import PAGE_OWNER, STACKS, SWAP_PAGE_OWNER, peek_kind
 from harness.parse.handles import join_handles
 from harness.parse.issues import OnIssue, ParseError, ParseIssue
-from harness.parse.lines import LineSource
+from harness.parse.lines import LineSource, as_lines
 from harness.parse.owner_stacks import iter_stack_records, load_handle_map
 from harness.parse.page_owner import iter_page_owner
 from harness.parse.records import PageOwnerRecord, Stack, StackRecord, SwapPageOwnerRecord
@@ -36,7 +36,7 @@ def iter_records(
     detected, lines = peek_kind(lines)
     kind = kind or detected
     if kind is None:
-        if not any(line.strip() for line in lines):
+        if not any(line.strip() for line in as_lines(lines)):
             return iter(())
         raise ParseError(ParseIssue(1, "not a page_owner, swap_page_owner or page_owner_stacks dump", source=source))
     interner = interner if interner is not None else StackInterner()

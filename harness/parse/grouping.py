@@ -115,10 +115,13 @@ def _field(record: AnyRecord, name: str) -> Hashable:
 
 def record_key(record: AnyRecord) -> Hashable:
     """The identity of a record but for its timestamp and PFN/SWP entry line."""
-    if isinstance(record, PageOwnerRecord):
+    if type(record) is PageOwnerRecord:
+        stack = record.stack
+        if not stack and record.handle is not None:
+            stack = record.handle
         return (
             record.order, record.gfp_mask, record.gfp_flags, record.pid, record.tgid, record.comm,
-            record.swapped, stack_key(record), record.migrate_reason, record.memcg,
+            record.swapped, stack, record.migrate_reason, record.memcg,
             record.slab_cache, record.owner,
         )  # fmt: skip
     if isinstance(record, SwapPageOwnerRecord):
@@ -161,13 +164,15 @@ def cull(records: Iterable[AnyRecord], keys: Sequence[str] = ()) -> list[Group]:
         key_of = record_key
     for record in records:
         key = key_of(record)
-        ts = getattr(record, "ts_nsec", None)
         group = groups.get(key)
         if group is None:
-            groups[key] = Group(key if isinstance(key, tuple) else (key,), 1, record.pages, ts, record)
+            groups[key] = Group(
+                key if isinstance(key, tuple) else (key,), 1, record.pages, getattr(record, "ts_nsec", None), record
+            )
         else:
             group.times += 1
             group.pages += record.pages
+            ts = record.ts_nsec
             if ts is not None and (group.first_ts is None or ts < group.first_ts):
                 group.first_ts = ts
     return list(groups.values())
@@ -189,15 +194,14 @@ def _sort_value(group: Group, name: str) -> object:
 
 
 def sort_groups(groups: list[Group], spec: Sequence[tuple[str, bool]]) -> list[Group]:
-    """Sort in place by (key, descending) pairs; ties by pages, times, then key, so output is stable.
+    """Sort in place by (key, descending) pairs, ties by pages then times, then first seen first.
 
     Missing values (None) sort last in either direction.
     """
     order = [*spec, ("pages", True), ("times", True)]
-    groups.sort(key=lambda g: repr(g.key))
     for name, descending in reversed(order):
         if descending:
-            groups.sort(key=lambda g, n=name: _none_first(_sort_value(g, n)), reverse=True)
+            groups.sort(key=lambda g, n=name: _none_last_reversed(_sort_value(g, n)), reverse=True)
         else:
             groups.sort(key=lambda g, n=name: _none_last(_sort_value(g, n)))
     return groups
@@ -207,5 +211,5 @@ def _none_last(value: object) -> tuple:
     return (value is None, value if value is not None else 0)
 
 
-def _none_first(value: object) -> tuple:
+def _none_last_reversed(value: object) -> tuple:
     return (value is not None, value if value is not None else 0)

@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from harness.parse.issues import OnIssue, ParseError, ParseIssue, Reporter
-from harness.parse.lines import LineSource, iter_blocks
-from harness.parse.page_owner import HANDLE, BadRecord
+from harness.parse.lines import LineSource, iter_record_texts
+from harness.parse.page_owner import HANDLE, BadRecord, report_bad
 from harness.parse.records import Stack, StackRecord
 from harness.parse.stacks import StackInterner
 
@@ -32,14 +32,16 @@ class StackRecordParser:
     def __init__(self, interner: StackInterner | None = None):
         self.interner = interner if interner is not None else StackInterner()
 
-    def parse(self, block: list[str], lineno: int) -> StackRecord:
-        n = len(block)
+    def parse(self, rec: str, lineno: int = 1) -> StackRecord:
+        """One entry from its text (lines joined by "\\n"); raises BadRecord."""
+        lines = rec.split("\n")
+        n = len(lines)
         j = n
-        while j > 0 and block[j - 1].startswith(_TAIL):
+        while j > 0 and lines[j - 1].startswith(_TAIL):
             j -= 1
         handle = pages = None
         for k in range(j, n):
-            line = block[k].rstrip("\r\n")
+            line = lines[k]
             try:
                 if line.startswith(HANDLE):
                     handle = int(line[len(HANDLE) :]) & 0xFFFFFFFF
@@ -49,7 +51,7 @@ class StackRecordParser:
                 raise BadRecord(k, "malformed number") from None
         stack: Stack = ()
         if j:
-            stack, extra, bad = self.interner.resolve(tuple(block[:j]))
+            stack, extra, bad = self.interner.resolve("\n".join(lines[:j]))
             if bad >= 0 or extra:
                 raise BadRecord(bad if bad >= 0 else j - len(extra), "expected a stack frame")
         if handle is None and pages is None:
@@ -68,11 +70,11 @@ def iter_stack_records(
     """Entries of show_stacks, show_handles or show_stacks_handles."""
     report = Reporter(strict, on_issue, source)
     parse = StackRecordParser(interner).parse
-    for lineno, block in iter_blocks(lines):
+    for lineno, rec in iter_record_texts(lines):
         try:
-            yield parse(block, lineno)
+            yield parse(rec, lineno)
         except BadRecord as bad:
-            report(lineno + bad.offset, bad.message, block[bad.offset])
+            report_bad(report, lineno, rec, bad)
 
 
 def load_handle_map(

@@ -23,7 +23,7 @@ import re
 from typing import Iterator
 
 from harness.parse.issues import OnIssue, Reporter
-from harness.parse.lines import LineSource, iter_blocks
+from harness.parse.lines import LineSource, iter_record_texts
 from harness.parse.records import AnonOwner, FileOwner, Memcg, Owner, PageOwnerRecord, SlabOwner
 from harness.parse.stacks import StackInterner
 
@@ -104,21 +104,29 @@ def parse_header(line: str) -> Header:
 Pfn = tuple[int, str | None, int | None, str | None, str | None]
 
 
-def parse_pfn(line: str, offset: int) -> Pfn:
+def parse_pfn(line: str, offset: int = 1) -> Pfn:
     """(pfn, page migratetype, pageblock, pageblock migratetype, raw flags) of a PFN line."""
-    parts = line.split(" ")
     try:
-        if (
-            len(parts) == 10
-            and parts[2] == "type"
-            and parts[4] == "Block"
-            and parts[6] == "type"
-            and parts[8] == "Flags"
-        ):
-            return int(parts[1], 0), parts[3], int(parts[5]), parts[7], parts[9]
-        # Other layouts (older kernels): walk `key value` pairs.
+        _, pfn_s, type1, page_mt, block_word, block_s, type2, block_mt, flags_word, flags = line.split(" ")
+    except ValueError:
+        return _parse_pfn_pairs(line, offset)
+    if type1 != "type" or block_word != "Block" or type2 != "type" or flags_word != "Flags":
+        return _parse_pfn_pairs(line, offset)
+    try:
+        pfn = int(pfn_s, 16) if pfn_s.startswith("0x") else int(pfn_s)
+        return pfn, page_mt, int(block_s), block_mt, flags
+    except ValueError:
+        raise BadRecord(offset, "malformed PFN line") from None
+
+
+def _parse_pfn_pairs(line: str, offset: int) -> Pfn:
+    # Other layouts (older kernels): walk `key value` pairs after `PFN n`.
+    parts = line.split()
+    try:
+        if parts[0] != "PFN":
+            raise ValueError
         pfn = int(parts[1], 0)
-        types: list[str] = []
+        types: list[str | None] = []
         block = flags = None
         for key, value in zip(parts[2::2], parts[3::2]):
             if key == "type":
@@ -127,10 +135,10 @@ def parse_pfn(line: str, offset: int) -> Pfn:
                 block = int(value)
             elif key == "Flags":
                 flags = value
-        types += [None, None]  # type: ignore[list-item]
-        return pfn, types[0], block, types[1], flags
     except (ValueError, IndexError):
         raise BadRecord(offset, "malformed PFN line") from None
+    types += [None, None]
+    return pfn, types[0], block, types[1], flags
 
 
 def parse_memcg(line: str) -> Memcg | None:
@@ -176,74 +184,157 @@ def parse_owner(line: str) -> Owner | None:
     )
 
 
-class PageOwnerParser:
-    """Parses one block at a time; shares interned stacks and memcgs across records."""
+# Cache of header prefixes (up to the comm): bounded by distinct (order, gfp, pid, tgid, comm).
+_HEAD_CACHE_MAX = 1 << 16
 
-    __slots__ = ("interner", "_memcgs")
+
+class PageOwnerParser:
+    """Parses one record text at a time; shares interned stacks, memcgs and headers across records."""
+
+    __slots__ = ("interner", "_memcgs", "_heads")
 
     def __init__(self, interner: StackInterner | None = None):
         self.interner = interner if interner is not None else StackInterner()
         self._memcgs: dict[str, Memcg | None] = {}
+        self._heads: dict[str, tuple] = {}
 
-    def parse(self, block: list[str], lineno: int) -> PageOwnerRecord:
-        """One record from its lines; raises BadRecord."""
-        header = block[0].rstrip("\r\n")
+    def header(self, line: str) -> Header:
+        """parse_header(), with the part before the timestamp looked up in a cache."""
+        left, sep, tail = line.rpartition("), ts ")
+        if sep:
+            head = self._heads.get(left)
+            if head is None:
+                head = _parse_left(left)
+                if head is not None:
+                    if len(self._heads) >= _HEAD_CACHE_MAX:
+                        self._heads.clear()
+                    self._heads[left] = head
+            if head is not None:
+                if tail.endswith(" ns"):
+                    ts_s = tail[:-3]
+                    swapped = False
+                else:
+                    ts_s = tail[:-13] if tail.endswith(" ns (swapped)") else ""
+                    swapped = True
+                if ts_s.isdigit():
+                    return (*head, int(ts_s), swapped)  # type: ignore[return-value]
+        return parse_header(line)
+
+    def parse(self, rec: str, lineno: int = 1) -> PageOwnerRecord:
+        """One record from its text (lines joined by "\\n"); raises BadRecord."""
+        n = len(rec)
+        nl = rec.find("\n")
+        if nl < 0:
+            nl = n
+        header = rec[:nl]
         if not header.startswith(HEADER):
             raise BadRecord(0, "expected a 'Page allocated via order' line")
-        order, mask, gfp_flags, pid, tgid, comm, ts, swapped = parse_header(header)
+        # Fast path (inlined self.header()): the part before the timestamp is cached.
+        left, sep, tail = header.rpartition("), ts ")
+        head = self._heads.get(left) if sep else None
+        if head is not None and tail.endswith(" ns") and tail[:-3].isdigit():
+            order, mask, gfp_flags, pid, tgid, comm = head
+            ts = int(tail[:-3])
+            swapped = False
+        else:
+            order, mask, gfp_flags, pid, tgid, comm, ts, swapped = self.header(header)
 
         owner = None
-        pfn = None
-        n = len(block)
-        i = 1
-        while i < n:
-            line = block[i]
-            if line.startswith("PFN "):
-                pfn = parse_pfn(line.rstrip("\r\n"), i)
-                i += 1
-                break
-            if line.startswith(OWNER_PREFIXES):
-                owner = self._owner(line, i)
-                i += 1
-                continue
-            break
-        if pfn is None:
-            raise BadRecord(min(i, n - 1), "expected a 'PFN' line")
+        pos = nl + 1
+        if rec.startswith("PFN ", pos):
+            end = rec.find("\n", pos)
+            if end < 0:
+                end = n
+            parts = rec[pos:end].split(" ")
+            # Fast path (inlined parse_pfn()): the 7.3 layout with a hex PFN.
+            if (
+                len(parts) == 10
+                and parts[2] == "type"
+                and parts[4] == "Block"
+                and parts[6] == "type"
+                and parts[8] == "Flags"
+                and parts[1].startswith("0x")
+                and parts[5].isdigit()
+            ):
+                try:
+                    pfn = int(parts[1], 16)
+                except ValueError:
+                    raise BadRecord(1, "malformed PFN line") from None
+                page_mt = parts[3]
+                block = int(parts[5])
+                block_mt = parts[7]
+                flags = parts[9]
+            else:
+                try:
+                    pfn, page_mt, block, block_mt, flags = parse_pfn(rec[pos:end])
+                except BadRecord:
+                    raise BadRecord(1, "malformed PFN line") from None
+            pos = end + 1
+        else:
+            while True:
+                if pos >= n:
+                    raise BadRecord(_index(rec, n), "expected a 'PFN' line")
+                end = rec.find("\n", pos)
+                if end < 0:
+                    end = n
+                if rec.startswith("PFN ", pos):
+                    try:
+                        pfn, page_mt, block, block_mt, flags = parse_pfn(rec[pos:end])
+                    except BadRecord:
+                        raise BadRecord(_index(rec, pos), "malformed PFN line") from None
+                    pos = end + 1
+                    break
+                if rec.startswith(OWNER_PREFIXES, pos):
+                    owner = self._owner(rec[pos:end], rec, pos)
+                    pos = end + 1
+                    continue
+                raise BadRecord(_index(rec, pos), "expected a 'PFN' line")
 
         # The trailers are the last lines: scan back to where the frames end.
-        j = n
-        while j > i and block[j - 1].startswith(TRAILERS):
-            j -= 1
+        end = n
+        trailers = []
+        while end > pos:
+            start = rec.rfind("\n", pos, end) + 1
+            if start < pos:
+                start = pos
+            if not rec.startswith(TRAILERS, start):
+                break
+            trailers.append(start)
+            end = start - 1
+
         stack = None
         extra: tuple[str, ...] = ()
-        if j > i:
-            stack, extra, bad = self.interner.resolve(tuple(block[i:j]))
+        if end > pos:
+            stack, extra, bad = self.interner.resolve(rec[pos:end])
             if bad >= 0:
-                raise BadRecord(i + bad, "expected a stack frame")
+                raise BadRecord(_index(rec, pos) + bad, "expected a stack frame")
 
         handle = migrate_reason = memcg = None
         slab_cache = False
-        for k in range(j, n):
-            line = block[k].rstrip("\r\n")
+        for start in reversed(trailers):
+            end = rec.find("\n", start)
+            line = rec[start:] if end < 0 else rec[start:end]
             if line.startswith(HANDLE):
                 try:
                     handle = int(line[len(HANDLE) :]) & 0xFFFFFFFF
                 except ValueError:
-                    raise BadRecord(k, "malformed handle line") from None
+                    raise BadRecord(_index(rec, start), "malformed handle line") from None
             elif line.startswith(CHARGED):
                 memcg = self._memcgs.get(line, False)
                 if memcg is False:
-                    memcg = self._memcgs[line] = parse_memcg(line)
+                    memcg = parse_memcg(line)
+                    if len(self._memcgs) < _HEAD_CACHE_MAX:
+                        self._memcgs[line] = memcg
                 if memcg is None:
-                    raise BadRecord(k, "malformed memcg line")
+                    raise BadRecord(_index(rec, start), "malformed memcg line")
             elif line.startswith(MIGRATED):
                 migrate_reason = line[len(MIGRATED) :]
             elif line.startswith(SLAB_CACHE):
                 if line != SLAB_CACHE:
-                    raise BadRecord(k, "malformed 'Slab cache page' line")
+                    raise BadRecord(_index(rec, start), "malformed 'Slab cache page' line")
                 slab_cache = True
             else:
-                owner = self._owner(line, k)
+                owner = self._owner(line, rec, start)
 
         if handle is None:
             if stack is None:
@@ -252,15 +343,39 @@ class PageOwnerParser:
             stack = None  # mode=handle: frames come from show_stacks_handles
         return PageOwnerRecord(
             order, mask, gfp_flags, pid, tgid, comm, ts, swapped,
-            pfn[0], pfn[1], pfn[2], pfn[3], pfn[4],
+            pfn, page_mt, block, block_mt, flags,
             stack, handle, migrate_reason, memcg, slab_cache, owner, lineno, extra,
         )  # fmt: skip
 
-    def _owner(self, line: str, offset: int) -> Owner:
-        owner = parse_owner(line.rstrip("\r\n"))
+    @staticmethod
+    def _owner(line: str, rec: str, pos: int) -> Owner:
+        owner = parse_owner(line)
         if owner is None:
-            raise BadRecord(offset, "malformed owner line")
+            raise BadRecord(_index(rec, pos), "malformed owner line")
         return owner
+
+
+def _index(rec: str, pos: int) -> int:
+    """Index of the line holding rec[pos] (errors only)."""
+    return rec.count("\n", 0, pos)
+
+
+def _parse_left(left: str) -> tuple | None:
+    """(order, mask, gfp_flags, pid, tgid, comm) of a 7.3 header up to the comm's end, or None."""
+    order_s, sep1, rest = left[len(HEADER) :].partition(", mask ")
+    mask_s, sep2, rest = rest.partition("(")
+    gfp_flags, sep3, rest = rest.partition("), pid ")
+    pid_s, sep4, rest = rest.partition(", tgid ")
+    tgid_s, sep5, comm = rest.partition(" (")
+    if not (sep1 and sep2 and sep3 and sep4 and sep5 and order_s.isdigit()):
+        return None
+    try:
+        order = int(order_s)
+        if order > MAX_ORDER or not mask_s.startswith("0x"):
+            return None
+        return order, int(mask_s, 16), gfp_flags, int(pid_s), int(tgid_s), comm
+    except ValueError:
+        return None
 
 
 def iter_page_owner(
@@ -271,17 +386,22 @@ def iter_page_owner(
     interner: StackInterner | None = None,
     source: str = "",
 ) -> Iterator[PageOwnerRecord]:
-    """Records of a page_owner dump, streamed from any line iterator.
+    """Records of a page_owner dump, streamed from a file, stream, text or any line iterator.
 
     A malformed record is reported (`on_issue`, else the `harness.parse` logger)
     with the number of its offending line and skipped; with `strict` it raises
     ParseError instead.
     """
     report = Reporter(strict, on_issue, source)
-    parser = PageOwnerParser(interner)
-    parse = parser.parse
-    for lineno, block in iter_blocks(lines):
+    parse = PageOwnerParser(interner).parse
+    for lineno, rec in iter_record_texts(lines):
         try:
-            yield parse(block, lineno)
+            yield parse(rec, lineno)
         except BadRecord as bad:
-            report(lineno + bad.offset, bad.message, block[bad.offset])
+            report_bad(report, lineno, rec, bad)
+
+
+def report_bad(report: Reporter, lineno: int, rec: str, bad: BadRecord) -> None:
+    lines = rec.split("\n")
+    offset = min(max(bad.offset, 0), len(lines) - 1)
+    report(lineno + offset, bad.message, lines[offset])

@@ -8,6 +8,7 @@ lines of the "make the owner clearer" RFC): see harness/parse/page_owner.py.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 PAGE_SIZE = 4096
 MIB = 1024 * 1024
@@ -55,9 +56,12 @@ class AnonOwner:
 Owner = SlabOwner | FileOwner | AnonOwner
 
 
-@dataclass(frozen=True, slots=True)
-class Memcg:
-    """`Charged [(via objcg) ]to [offline ]memcg NAME` (NAME is the cgroup's leaf name)."""
+class Memcg(NamedTuple):
+    """`Charged [(via objcg) ]to [offline ]memcg NAME` (NAME is the cgroup's leaf name).
+
+    A NamedTuple rather than a dataclass: it is part of grouping keys, hashed
+    once per record, and tuple hashing is done in C.
+    """
 
     name: str
     via_objcg: bool = False
@@ -178,6 +182,9 @@ class StackRecord:
     handle: int | None
     nr_base_pages: int | None
     lineno: int
+
+    # No task or time: lets the same grouping code handle every record type.
+    pid = tgid = comm = ts_nsec = None
 
     @property
     def pages(self) -> int:

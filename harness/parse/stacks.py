@@ -31,19 +31,18 @@ def normalise_frame(line: str) -> str | None:
 
 
 class StackInterner:
-    """Maps raw frame lines to one shared tuple per distinct stack.
+    """Maps the text of frame lines to one shared tuple per distinct stack.
 
-    Parsers look up the raw lines of a record's frame region (a tuple of the
-    lines as read, newline included): the first time it is normalised and
-    validated, afterwards it is one dict lookup. Memory is bounded by the
-    number of distinct stacks, whatever the number of records.
+    Parsers look up the raw text of a record's frame region: the first time
+    it is split, normalised and validated, afterwards it is one dict lookup.
+    Memory is bounded by the number of distinct stacks, not of records.
     """
 
-    __slots__ = ("_by_raw", "_stacks")
+    __slots__ = ("_by_text", "_stacks")
 
     def __init__(self) -> None:
-        # raw region -> (stack, extra lines, index of the first non-frame line before a frame or -1)
-        self._by_raw: dict[tuple[str, ...], tuple[Stack, tuple[str, ...], int]] = {}
+        # frame region text -> (stack, extra lines, index of a non-frame line before a frame, or -1)
+        self._by_text: dict[str, tuple[Stack, tuple[str, ...], int]] = {}
         self._stacks: dict[Stack, Stack] = {}
 
     def __len__(self) -> int:
@@ -53,21 +52,21 @@ class StackInterner:
         stack = tuple(frames)
         return self._stacks.setdefault(stack, stack)
 
-    def resolve(self, raw: tuple[str, ...]) -> tuple[Stack, tuple[str, ...], int]:
-        """(stack, extra, bad) for a frame region.
+    def resolve(self, text: str) -> tuple[Stack, tuple[str, ...], int]:
+        """(stack, extra, bad) for the lines of a frame region ("\\n"-separated).
 
         Lines after the last frame that are not frames are `extra` (a line a
         newer kernel may add); a non-frame line before a frame is malformed and
-        `bad` is its index in `raw` (else -1).
+        `bad` is its index (else -1).
         """
-        found = self._by_raw.get(raw)
+        found = self._by_text.get(text)
         if found is None:
-            found = self._resolve(raw)
-            self._by_raw[raw] = found
+            found = self._resolve(text.split("\n"))
+            self._by_text[text] = found
         return found
 
-    def _resolve(self, raw: tuple[str, ...]) -> tuple[Stack, tuple[str, ...], int]:
-        frames = [normalise_frame(line) for line in raw]
+    def _resolve(self, lines: list[str]) -> tuple[Stack, tuple[str, ...], int]:
+        frames = [normalise_frame(line) for line in lines]
         last = len(frames) - 1
         while last >= 0 and frames[last] is None:
             last -= 1
@@ -75,5 +74,5 @@ class StackInterner:
             if frames[index] is None:
                 return (), (), index
         stack = self.intern(frames[: last + 1])  # type: ignore[arg-type]
-        extra = tuple(line.strip() for line in raw[last + 1 :])
+        extra = tuple(line.strip() for line in lines[last + 1 :])
         return stack, extra, -1

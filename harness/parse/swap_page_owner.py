@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from harness.parse.issues import OnIssue, Reporter
-from harness.parse.lines import LineSource, iter_blocks
-from harness.parse.page_owner import HANDLE, BadRecord
+from harness.parse.lines import LineSource, iter_record_texts
+from harness.parse.page_owner import HANDLE, BadRecord, report_bad
 from harness.parse.records import SwapPageOwnerRecord
 from harness.parse.stacks import StackInterner
 
@@ -43,29 +43,31 @@ class SwapPageOwnerParser:
     def __init__(self, interner: StackInterner | None = None):
         self.interner = interner if interner is not None else StackInterner()
 
-    def parse(self, block: list[str], lineno: int) -> SwapPageOwnerRecord:
-        header = block[0].rstrip("\r\n")
+    def parse(self, rec: str, lineno: int = 1) -> SwapPageOwnerRecord:
+        """One record from its text (lines joined by "\\n"); raises BadRecord."""
+        header, _, rest = rec.partition("\n")
         if not header.startswith(HEADER):
             raise BadRecord(0, "expected a 'Page allocated via pid' line")
         pid, tgid, comm, ts = parse_header(header)
-        if len(block) < 2 or not block[1].startswith(SWP_ENTRY):
-            raise BadRecord(min(1, len(block) - 1), "expected a 'SWP entry' line")
+        entry_line, _, frames = rest.partition("\n")
+        if not entry_line.startswith(SWP_ENTRY):
+            raise BadRecord(1, "expected a 'SWP entry' line")
         try:
-            entry = int(block[1][len(SWP_ENTRY) :].rstrip("\r\n"), 16)
+            entry = int(entry_line[len(SWP_ENTRY) :], 16)
         except ValueError:
             raise BadRecord(1, "malformed 'SWP entry' line") from None
-        n = len(block)
         handle = None
-        if block[-1].startswith(HANDLE):
-            n -= 1
+        last_nl = frames.rfind("\n")
+        if frames.startswith(HANDLE, last_nl + 1):
             try:
-                handle = int(block[-1][len(HANDLE) :]) & 0xFFFFFFFF
+                handle = int(frames[last_nl + 1 + len(HANDLE) :]) & 0xFFFFFFFF
             except ValueError:
-                raise BadRecord(n, "malformed handle line") from None
+                raise BadRecord(2 + frames.count("\n"), "malformed handle line") from None
+            frames = frames[:last_nl] if last_nl >= 0 else ""
         stack = None
         extra: tuple[str, ...] = ()
-        if n > 2:
-            stack, extra, bad = self.interner.resolve(tuple(block[2:n]))
+        if frames:
+            stack, extra, bad = self.interner.resolve(frames)
             if bad >= 0:
                 raise BadRecord(2 + bad, "expected a stack frame")
         if handle is None:
@@ -87,8 +89,8 @@ def iter_swap_page_owner(
     """Records of a swap_page_owner dump; malformed ones reported and skipped (or ParseError if strict)."""
     report = Reporter(strict, on_issue, source)
     parse = SwapPageOwnerParser(interner).parse
-    for lineno, block in iter_blocks(lines):
+    for lineno, rec in iter_record_texts(lines):
         try:
-            yield parse(block, lineno)
+            yield parse(rec, lineno)
         except BadRecord as bad:
-            report(lineno + bad.offset, bad.message, block[bad.offset])
+            report_bad(report, lineno, rec, bad)

@@ -1,0 +1,72 @@
+"""Parsers for page_owner, swap_page_owner, page_owner_stacks and mm counters.
+
+Streaming: every record parser takes a file, a stream (gzip, SSH channel),
+a str/bytes, or any iterable of lines, and yields typed records one at a time.
+Malformed records are reported with their line number and skipped, or raise
+ParseError in strict mode. Aggregations keep one tally per distinct key.
+
+    from harness import parse
+    with open("page_owner.txt") as dump:
+        print(parse.mib_by_comm(dump)["dd"])
+"""
+
+from harness.parse.aggregate import (
+    DIMENSIONS,
+    Summary,
+    Tally,
+    mib_by,
+    mib_by_comm,
+    mib_by_gfp_flag,
+    mib_by_memcg,
+    mib_by_migratetype,
+    mib_by_pid,
+    mib_by_stack,
+    mib_by_swapped,
+    mib_by_tgid,
+    select,
+    stack_key,
+    summarise,
+    total_mib,
+)
+from harness.parse.detect import KINDS, PAGE_OWNER, STACKS, SWAP_PAGE_OWNER, peek_kind
+from harness.parse.dump import iter_records
+from harness.parse.grouping import Group, allocator, cull, parse_cull, parse_sort, sort_groups
+from harness.parse.handles import join_handles
+from harness.parse.issues import ParseError, ParseIssue
+from harness.parse.owner_stacks import (
+    iter_stack_records,
+    load_handle_map,
+    pages_by_stack,
+    parse_count_threshold,
+)
+from harness.parse.page_owner import iter_page_owner
+from harness.parse.procfs import (
+    BlockStat,
+    FreeOutput,
+    SwapDevice,
+    int_values,
+    parse_block_stat,
+    parse_free,
+    parse_grep_output,
+    parse_meminfo,
+    parse_mthp_stats,
+    parse_swaps,
+    parse_vmstat,
+    parse_zswap,
+)
+from harness.parse.records import (
+    MIB,
+    PAGE_SIZE,
+    AnonOwner,
+    FileOwner,
+    Memcg,
+    PageOwnerRecord,
+    SlabOwner,
+    Stack,
+    StackRecord,
+    SwapPageOwnerRecord,
+)
+from harness.parse.stacks import StackInterner, normalise_frame
+from harness.parse.swap_page_owner import iter_swap_page_owner
+
+__all__ = [name for name in dir() if not name.startswith("_")]

@@ -1,0 +1,195 @@
+"""pytest plugin: `kernel`, `machine` and `shell` fixtures over the real pipeline.
+
+Markers choose what a test boots:
+    @pytest.mark.manifest("upstream-7.3")   # which manifest's kernel (default: --manifest)
+    @pytest.mark.cmdline("page_owner=on")    # appended to the kernel command line
+    @pytest.mark.machine(memory_mb=768)      # MachineSpec overrides
+    @pytest.mark.build_label("page-owner[page_owner=y,swap_page_owner=y]")  # which build
+A kernel crash seen on the console fails the test with the crash excerpt.
+Per test, console.log, commands.log and metadata.json land in the results dir.
+"""
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from harness import crash, guest, manifest as manifests, paths, pipeline
+from harness.errors import HarnessError
+from harness.machine import Disk, Machine, MachineSpec
+
+
+@dataclass(frozen=True)
+class KernelUnderTest:
+    manifest: manifests.Manifest
+    label: str
+    vmlinux: Path
+    config: Path
+    build_dir: Path
+    series: tuple[str, ...]
+
+    def config_value(self, symbol: str) -> str:
+        for line in self.config.read_text().splitlines():
+            if line.startswith(f"CONFIG_{symbol}="):
+                return line.split("=", 1)[1]
+        return "n"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("mmharness")
+    group.addoption("--manifest", default="default", help="manifest whose kernel the tests boot")
+    group.addoption("--kernel", default=None, help="boot this vmlinux instead of building the manifest's")
+
+
+def pytest_configure(config):
+    for line in ("manifest(name): build and boot this manifest's kernel",
+                 "cmdline(text): extra kernel command line for the machine fixture",
+                 "machine(**spec): MachineSpec overrides for the machine fixture",
+                 "build_label(label): which of the manifest's builds to boot"):
+        config.addinivalue_line("markers", line)
+
+
+class Session:
+    """Builds, guests and figures shared by the whole test session."""
+
+    def __init__(self, config):
+        self.config = config
+        self.kernels: dict[tuple[str, str], KernelUnderTest] = {}
+        self.guests: dict[str, guest.GuestImage] = {}
+        self.figures: list[tuple[str, str]] = []
+        self.run_dir = paths.new_results_dir("kernel")
+
+    def say(self, text: str) -> None:
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        reporter = self.config.pluginmanager.getplugin("terminalreporter")
+        if capture and reporter:
+            with capture.global_and_fixture_disabled():
+                reporter.write_line(text)
+        else:
+            print(text)
+
+    def kernel(self, manifest_name: str, label: str | None) -> KernelUnderTest:
+        key = (manifest_name, label or "")
+        if key not in self.kernels:
+            self.kernels[key] = self._build(manifest_name, label)
+        return self.kernels[key]
+
+    def _build(self, manifest_name: str, label: str | None) -> KernelUnderTest:
+        manifest = manifests.load(manifest_name)
+        override = self.config.getoption("--kernel")
+        if override:
+            vmlinux = Path(override)
+            return KernelUnderTest(manifest, "--kernel", vmlinux, vmlinux.parent / ".config",
+                                   vmlinux.parent, ())
+        built = pipeline.build_all(manifest, say=lambda text: self.say(f"[{manifest.name}] {text}"))
+        for configured, result in built:
+            if (label is None and configured.boots) or configured.ref.label == label:
+                return KernelUnderTest(manifest, configured.ref.label, result.vmlinux, result.config,
+                                       result.directory, configured.patched.series)
+        labels = [configured.ref.label for configured, _ in built]
+        raise HarnessError(f"manifest {manifest.name}: no bootable build {label or ''}",
+                           hint=f"builds: {', '.join(labels)}")
+
+    def guest(self, name: str) -> guest.GuestImage:
+        if name not in self.guests:
+            self.guests[name] = guest.build_guest(guest.load_guest(name))
+        return self.guests[name]
+
+
+@pytest.fixture(scope="session")
+def harness_session(request) -> Session:
+    session = Session(request.config)
+    request.config._mmharness = session
+    return session
+
+
+def _marker_arg(request, name: str, default=None):
+    marker = request.node.get_closest_marker(name)
+    return marker.args[0] if marker and marker.args else default
+
+
+@pytest.fixture
+def kernel(request, harness_session) -> KernelUnderTest:
+    name = _marker_arg(request, "manifest", request.config.getoption("--manifest"))
+    return harness_session.kernel(name, _marker_arg(request, "build_label"))
+
+
+@pytest.fixture
+def results_dir(request, harness_session) -> Path:
+    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
+    path = harness_session.run_dir / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def machine_spec(request, kernel) -> MachineSpec:
+    overrides = {}
+    marker = request.node.get_closest_marker("machine")
+    if marker:
+        overrides.update(marker.kwargs)
+    defaults = kernel.manifest.machine
+    disks = overrides.pop("disks", (Disk(defaults.swap_disk_mb, swap=True),))
+    return MachineSpec(kernel=kernel.vmlinux, cmdline=_marker_arg(request, "cmdline", ""),
+                       memory_mb=overrides.pop("memory_mb", defaults.memory_mb),
+                       cpus=overrides.pop("cpus", defaults.cpus), disks=tuple(disks), **overrides)
+
+
+@pytest.fixture
+def machine(request, kernel, machine_spec, results_dir, harness_session):
+    image = harness_session.guest(kernel.manifest.guest)
+    vm = Machine(machine_spec, image, results_dir)
+    started = time.monotonic()
+    metadata = {"test": request.node.nodeid, "manifest": kernel.manifest.name, "build": kernel.label,
+                "vmlinux": str(kernel.vmlinux), "series": list(kernel.series),
+                "cmdline": machine_spec.cmdline, "memory_mb": machine_spec.memory_mb}
+    (results_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
+    vm.boot()
+    metadata.update(accel=vm.accel, boot_seconds=round(time.monotonic() - started, 1))
+    try:
+        yield vm
+    finally:
+        try:
+            vm.shutdown()  # raises on a crash at any time, shutdown included
+        finally:
+            (results_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
+
+
+@pytest.fixture
+def shell(machine):
+    return machine.shell()
+
+
+@pytest.fixture
+def figures(harness_session):
+    """Tables a test wants printed at the end of the session (and kept in the results)."""
+    def add(title: str, text: str) -> None:
+        harness_session.figures.append((title, text))
+        with (harness_session.run_dir / "figures.txt").open("a") as out:
+            out.write(f"## {title}\n{text}\n\n")
+    return add
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item):
+    outcome = yield
+    vm = item.funcargs.get("machine") if hasattr(item, "funcargs") else None
+    if vm is None or outcome.excinfo is not None:
+        return
+    reports = vm.crashes()
+    if reports:
+        pytest.fail(f"the kernel crashed during the test:\n{crash.summary(reports)}\n"
+                    f"console: {vm.console_log}", pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    session = getattr(config, "_mmharness", None)
+    if session is None:
+        return
+    for title, text in session.figures:
+        terminalreporter.write_sep("=", title)
+        terminalreporter.write_line(text)
+    terminalreporter.write_line(f"results: {session.run_dir}")
