@@ -11,7 +11,6 @@ the kernel (PR_SET_PDEATHSIG) if the harness itself is killed.
 import atexit
 import codecs
 import ctypes
-import errno
 import fcntl
 import os
 import re
@@ -41,6 +40,7 @@ ACCELS = ("auto", "kvm", "tcg")
 # QEMU's message when the host side of the SSH forward is taken.
 PORT_TAKEN = "Could not set up host forwarding rule"
 REBOOT_COMMAND = "/sbin/mmharness-init reboot"
+KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 
 
 @dataclass(frozen=True)
@@ -260,6 +260,9 @@ class Console(threading.Thread):
                 self.log.flush()
                 self._feed(self._decoder.decode(data).replace("\r", ""))
         finally:
+            with self.lock:  # a last line without a newline
+                if self._partial_line and crash.classify(self._partial_line):
+                    self.crash_phases.setdefault(self._lines + 1, self._phase())
             try:
                 self.child.wait()
             except Exception:  # already reaped by pexpect
@@ -291,7 +294,11 @@ class Console(threading.Thread):
 
     def exit_description(self) -> str:
         if self.signalstatus is not None:
-            return f"killed by signal {self.signalstatus} ({signal.Signals(self.signalstatus).name})"
+            try:
+                name = signal.Signals(self.signalstatus).name
+            except ValueError:
+                name = "?"
+            return f"killed by signal {self.signalstatus} ({name})"
         return f"exit status {self.exitstatus}"
 
 
@@ -354,14 +361,17 @@ class Machine:
         self._workdir = Path(tempfile.mkdtemp(prefix="vm-", dir=paths.cache_dir("machines")))
         try:
             disk_files = self._make_disks()
-            for attempt in range(3):
+            for _ in range(3):
                 self._lease = reserve_port(spec.ssh_port)
                 self.port = self._lease.port
                 argv = qemu_command(spec, rootfs=self.guest.rootfs, ssh_port=self.port,
                                     disk_files=disk_files, accel=self.accel)
-                if self._start(argv) != "port taken" or spec.ssh_port:
+                if self._start(argv) == "ready":
                     break
                 self._release()  # another program took the port between probe and bind
+            else:
+                raise HarnessError("phase 'boot': QEMU could not bind a free port for SSH "
+                                   "three times in a row", artifacts=[str(self.console_log)])
             self.phase = "command"
         except BaseException:
             self._finish()
@@ -535,7 +545,7 @@ class Machine:
         """SIGTERM, then SIGKILL, by PID; the console thread reaps the process."""
         if self._child is None or self._console is None:
             return
-        for signum, grace in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
+        for signum, grace in ((signal.SIGTERM, KILL_GRACE), (signal.SIGKILL, 5.0)):
             if self._console.exited.is_set():
                 break
             try:

@@ -135,6 +135,22 @@ class Shell:
             f"{err or type(err).__name__}{context}",
             artifacts=self._artifacts())
 
+    @staticmethod
+    def _status(channel: paramiko.Channel) -> int:
+        """The exit status of a finished channel; raises EOFError if the connection died.
+
+        paramiko reports -1 when the channel closed without an exit status: the
+        command was killed by a signal, or the guest is gone (and the transport
+        notices the closed socket a moment after the channel)."""
+        status = channel.recv_exit_status()
+        if status == -1:
+            transport = channel.get_transport()
+            for _ in range(20):
+                if not transport.is_active():
+                    raise EOFError("the SSH connection closed")
+                time.sleep(0.1)
+        return status
+
     def _artifacts(self) -> list[str]:
         return [str(self.log_path)] if self.log_path else []
 
@@ -156,6 +172,7 @@ class Shell:
         try:
             channel = self._open(text)
             if input is not None:
+                channel.settimeout(timeout)  # a command that does not read its input
                 channel.sendall(input.encode() if isinstance(input, str) else input)
             channel.shutdown_write()
             while True:
@@ -170,17 +187,11 @@ class Shell:
                     continue
                 remaining = started + timeout - time.monotonic()
                 if remaining <= 0:
-                    raise self._timeout(text, timeout, out, err)
+                    raise TimeoutError
                 select.select([channel], [], [], min(remaining, 0.2))
-            if not channel.exit_status_ready():
-                # Killed by a signal, or the guest is gone: then the transport
-                # notices the closed socket a moment after the channel.
-                transport = channel.get_transport()
-                for _ in range(20):
-                    if not transport.is_active():
-                        raise EOFError("the SSH connection closed")
-                    time.sleep(0.1)
-            status = channel.exit_status if channel.exit_status_ready() else -1
+            status = self._status(channel)
+        except TimeoutError:
+            raise self._timeout(text, f"did not finish within {timeout:g} s", out, err) from None
         except CONNECTION_ERRORS as error:
             self._log(text, f"--- connection lost: {error}\n{out.decode(errors='replace')}")
             raise self._lost(text, error) from None
@@ -193,13 +204,12 @@ class Shell:
                   + (f"--- stderr\n{result.stderr}" if result.stderr else ""))
         return result
 
-    def _timeout(self, text: str, timeout: float, out: bytes, err: bytes) -> HarnessError:
+    def _timeout(self, text: str, what: str, out: bytes, err: bytes) -> HarnessError:
         output = (out + err).decode(errors="replace")
-        self._log(text, f"--- timed out after {timeout:g} s\n{output}")
+        self._log(text, f"--- {what}\n{output}")
         context = self._ask(self._diagnose, f"running `{text}`")
         return HarnessError(
-            f"phase 'command': `{text}` did not finish within {timeout:g} s; "
-            f"output so far:\n      {_tail(output)}{context}",
+            f"phase 'command': `{text}` {what}; output so far:\n      {_tail(output)}{context}",
             hint="raise this command's timeout, or look for a hung guest in console.log "
                  "(the command may still be running in the guest)",
             artifacts=self._artifacts())
@@ -215,11 +225,12 @@ class Shell:
                 artifacts=self._artifacts())
         return result
 
-    def stream(self, command: Sequence[str] | str, idle_timeout: float = 60.0) -> Iterator[str]:
+    def stream(self, command: Sequence[str] | str, timeout: float = 60.0) -> Iterator[str]:
         """Lines of a command's stdout as they arrive (without newlines).
 
         Only one chunk is held at a time, so multi-hundred-MB debugfs files
-        can be parsed on the fly. A non-zero status raises after the last line.
+        can be parsed on the fly. `timeout` bounds the wait for the next data,
+        not the whole stream. A non-zero status raises after the last line.
         """
         text = quote_command(command)
         started = time.monotonic()
@@ -247,9 +258,9 @@ class Shell:
                     err += channel.recv_stderr(1 << 16)
                 if channel.eof_received or channel.closed:
                     break
-                if time.monotonic() - last_data > idle_timeout:
-                    raise self._timeout(f"{text} (streamed, {count} lines so far)", idle_timeout,
-                                        b"", err)
+                if time.monotonic() - last_data > timeout:
+                    raise self._timeout(text, f"sent nothing for {timeout:g} s after {count} "
+                                        "lines", b"", err)
                 select.select([channel], [], [], 0.2)
             while channel.recv_ready():  # after EOF: whatever is still buffered
                 data = channel.recv(1 << 16)
@@ -261,7 +272,7 @@ class Shell:
             if pending:
                 count += 1
                 yield pending.decode(errors="replace")
-            status = channel.recv_exit_status()
+            status = self._status(channel)
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(1 << 16)
         except CONNECTION_ERRORS as error:
@@ -278,9 +289,9 @@ class Shell:
             raise HarnessError(f"guest command failed (status {status}): {text}\n"
                                f"    stderr: {_tail(stderr)}", artifacts=self._artifacts())
 
-    def stream_lines(self, path: str, idle_timeout: float = 60.0) -> Iterator[str]:
-        """Lines of a (large) guest file, read as they arrive."""
-        return self.stream(["cat", "--", path], idle_timeout=idle_timeout)
+    def stream_lines(self, path: str, timeout: float = 60.0) -> Iterator[str]:
+        """Lines of a (large) guest file, read as they arrive (see stream)."""
+        return self.stream(["cat", "--", path], timeout=timeout)
 
     def start(self, command: Sequence[str] | str) -> None:
         """Start a command without waiting for it (e.g. a reboot that ends the connection)."""

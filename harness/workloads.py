@@ -31,9 +31,9 @@ class RoundTripConfig:
     file_mib: int = 256
     tmpfs_size: str = "1G"
     swap_device: str = "/dev/vdb"
-    chunk_mib: int = 16  # DD writes in chunks until dd's file is out of memory
+    chunk_mib: int = 32  # DD writes in chunks (smaller as it gets close) until dd's file is out of memory
     resident_target: float = 0.02  # ... i.e. less than this fraction of it is resident
-    min_available_mib: int = 40  # never push MemAvailable below this (no OOM kills)
+    reserve_mib: int = 12  # DD pins at most MemAvailable at start - this (no OOM kills)
     command_timeout: float = 600.0
 
 
@@ -56,7 +56,7 @@ class OwnerView:
 @dataclass
 class Snapshot:
     step: str
-    free: procfs.Free
+    free: procfs.FreeOutput
     meminfo: dict[str, int]
     vmstat: dict[str, int]
     resident_mib: float  # of dd's file in /tmpfs
@@ -66,12 +66,17 @@ class Snapshot:
     @property
     def used_mib(self) -> int:
         """total - free, as the cover letter compares with page_owner's sum."""
-        return self.free.mem_total - self.free.mem_free
+        return self.free.total_minus_free
+
+    @property
+    def swap_used_mib(self) -> int:
+        return self.free.swap["used"]
 
 
 def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
     """Stream a debugfs owner file once: keep it gzipped and aggregate it on the way."""
-    probe = shell.run(["head", "-c", "1", path], timeout=60)
+    # One large read: page_owner fails a read too small for a whole record with ENOMEM.
+    probe = shell.run(["dd", f"if={path}", "of=/dev/null", "bs=64k", "count=1", "status=none"], timeout=60)
     if probe.status != 0:
         return OwnerView(available=False, error=probe.stderr.strip())
     started = time.monotonic()
@@ -93,8 +98,10 @@ def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
 
 
 def resident_mib(shell: GuestShell, path: str) -> float:
-    out = shell.check(["fincore", "--bytes", "--noheadings", "--output", "RES", path], timeout=60)
-    return int(out.stdout.split()[0]) / 2**20
+    """How much of a file is in memory (0 if it does not exist yet)."""
+    out = shell.check(["sh", "-c", 'test ! -e "$1" || fincore --bytes --noheadings --output RES "$1"',
+                       "resident", path], timeout=60)
+    return int(out.stdout.split()[0]) / 2**20 if out.stdout.strip() else 0.0
 
 
 def snapshot(shell: GuestShell, step: str, out_dir: Path, config: RoundTripConfig) -> Snapshot:
@@ -121,25 +128,27 @@ def prepare_round_trip(shell: GuestShell, config: RoundTripConfig) -> None:
     shell.check(["sh", "-c", script], timeout=120)
 
 
-def push_out(shell: GuestShell, config: RoundTripConfig) -> int:
+def push_out(shell: GuestShell, config: RoundTripConfig, room_mib: int) -> int:
     """DD fills the noswap tmpfs in chunks until dd's file is (nearly) all in swap.
 
     Sized by measurement, not from MemTotal alone: how much DD must pin
-    depends on the kernel and guest. Returns the MiB written by DD.
+    depends on the kernel and guest. `room_mib` is MemAvailable before dd
+    ran: noswap pages beyond it could only be had by killing something.
+    Returns the MiB written by DD.
     """
     written = 0
-    limit = 1024 * 1024  # the noswap tmpfs size bounds the loop in any case
-    while written < limit:
-        if resident_mib(shell, "/tmpfs/file") <= config.file_mib * config.resident_target:
-            break
-        available = procfs.parse_meminfo(shell.check(["cat", "/proc/meminfo"]).stdout)["MemAvailable"] // 1024
-        if available - config.chunk_mib < config.min_available_mib:
-            break
+    limit = room_mib - config.reserve_mib
+    target = config.file_mib * config.resident_target
+    while True:
+        resident = resident_mib(shell, "/tmpfs/file")
+        # Big steps while much of the file is in memory, small ones near the end.
+        chunk = int(max(2, min(config.chunk_mib, (resident - target) / 2)))
+        if resident <= target or written + chunk > limit:
+            return written
         shell.check(["DD", "if=/dev/zero", "of=/tmpfs-noswap/file", "status=none", "bs=1M",
-                     f"count={config.chunk_mib}", f"seek={written}", "conv=notrunc"],
+                     f"count={chunk}", f"seek={written}", "conv=notrunc"],
                     timeout=config.command_timeout)
-        written += config.chunk_mib
-    return written
+        written += chunk
 
 
 @dataclass
@@ -161,12 +170,12 @@ def round_trip(shell: GuestShell, out_dir: Path, config: RoundTripConfig = Round
     shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M",
                  f"count={config.file_mib}"], timeout=config.command_timeout)
     snapshots.append(snapshot(shell, "dd", out_dir, config))
-    pushed = push_out(shell, config)
+    pushed = push_out(shell, config, room_mib=snapshots[0].meminfo["MemAvailable"] // 1024)
     snapshots.append(snapshot(shell, "DD", out_dir, config))
     shell.check(["rm", "/tmpfs-noswap/file"])
     shell.check(["sh", "-c", "cat /tmpfs/file > /dev/null"], timeout=config.command_timeout)
     snapshots.append(snapshot(shell, "cat", out_dir, config))
-    if snapshots[2].free.swap_used == 0:
+    if snapshots[2].swap_used_mib == 0:
         raise HarnessError("the round trip pushed nothing to swap",
                            hint=f"check the swap device {config.swap_device} and the guest memory size")
     return RoundTrip(snapshots, pushed, time.monotonic() - started)
@@ -177,7 +186,7 @@ def table(columns: dict[str, RoundTrip]) -> str:
     rows = [
         ("after dd: dd MiB", lambda r: r.at("dd").page_owner.comm("dd")),
         ("after dd: cat MiB", lambda r: r.at("dd").page_owner.comm("cat")),
-        ("after DD: swap used MiB", lambda r: r.at("DD").free.swap_used),
+        ("after DD: swap used MiB", lambda r: r.at("DD").swap_used_mib),
         ("after DD: swap_page_owner MiB", lambda r: r.at("DD").swap_page_owner.total_mib
          if r.at("DD").swap_page_owner.available else "EINVAL"),
         ("after DD: total-free MiB", lambda r: r.at("DD").used_mib),

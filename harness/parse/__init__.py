@@ -31,7 +31,7 @@ from harness.parse.aggregate import (
 from harness.parse.detect import KINDS, PAGE_OWNER, STACKS, SWAP_PAGE_OWNER, peek_kind
 from harness.parse.dump import iter_records
 from harness.parse.grouping import Group, allocator, cull, parse_cull, parse_sort, sort_groups
-from harness.parse.handles import join_handles
+from harness.parse.handles import JoinStats, join_handles
 from harness.parse.issues import ParseError, ParseIssue
 from harness.parse.owner_stacks import (
     iter_stack_records,
@@ -69,4 +69,67 @@ from harness.parse.records import (
 from harness.parse.stacks import StackInterner, normalise_frame
 from harness.parse.swap_page_owner import iter_swap_page_owner
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "allocator",
+    "AnonOwner",
+    "BlockStat",
+    "cull",
+    "DIMENSIONS",
+    "FileOwner",
+    "FreeOutput",
+    "Group",
+    "int_values",
+    "iter_page_owner",
+    "iter_records",
+    "iter_stack_records",
+    "iter_swap_page_owner",
+    "join_handles",
+    "JoinStats",
+    "KINDS",
+    "load_handle_map",
+    "Memcg",
+    "MIB",
+    "mib_by",
+    "mib_by_comm",
+    "mib_by_gfp_flag",
+    "mib_by_memcg",
+    "mib_by_migratetype",
+    "mib_by_pid",
+    "mib_by_stack",
+    "mib_by_swapped",
+    "mib_by_tgid",
+    "normalise_frame",
+    "PAGE_OWNER",
+    "PAGE_SIZE",
+    "PageOwnerRecord",
+    "pages_by_stack",
+    "parse_block_stat",
+    "parse_count_threshold",
+    "parse_cull",
+    "parse_free",
+    "parse_grep_output",
+    "parse_meminfo",
+    "parse_mthp_stats",
+    "parse_sort",
+    "parse_swaps",
+    "parse_vmstat",
+    "parse_zswap",
+    "ParseError",
+    "ParseIssue",
+    "peek_kind",
+    "select",
+    "SlabOwner",
+    "sort_groups",
+    "Stack",
+    "stack_key",
+    "StackInterner",
+    "StackRecord",
+    "STACKS",
+    "summarise",
+    "Summary",
+    "SWAP_PAGE_OWNER",
+    "SwapDevice",
+    "SwapPageOwnerRecord",
+    "Tally",
+    "total_mib",
+]

@@ -42,18 +42,11 @@ def stack_key(record: Record | StackRecord) -> Hashable:
     return handle if handle is not None else stack
 
 
-def _attr_or_none(name: str) -> Callable[[Record], Hashable]:
-    def get(record: Record) -> Hashable:
-        return getattr(record, name, None)
-
-    return get
-
-
 _GFP_CACHE: dict[str, tuple[str, ...]] = {}
 
 
 def gfp_flag_names(record: Record) -> tuple[str, ...]:
-    flags = getattr(record, "gfp_flags", None)
+    flags = record.gfp_flags
     if flags is None:
         return ()
     names = _GFP_CACHE.get(flags)
@@ -64,10 +57,6 @@ def gfp_flag_names(record: Record) -> tuple[str, ...]:
     return names
 
 
-def memcg_key(record: Record) -> Hashable:
-    return record.memcg_key if hasattr(record, "memcg_key") else None
-
-
 # Dimension name -> key of a record. Keys of MULTI dimensions are iterables:
 # the record counts once under each (a page is GFP_KERNEL *and* __GFP_COMP).
 KEYS: dict[str, Callable[[Record], Hashable]] = {
@@ -75,11 +64,11 @@ KEYS: dict[str, Callable[[Record], Hashable]] = {
     "pid": attrgetter("pid"),
     "tgid": attrgetter("tgid"),
     "stack": stack_key,
-    "memcg": memcg_key,
-    "gfp": _attr_or_none("gfp_flags"),
+    "memcg": attrgetter("memcg_key"),
+    "gfp": attrgetter("gfp_flags"),
     "gfp_flag": gfp_flag_names,  # type: ignore[dict-item]
-    "migratetype": _attr_or_none("page_mt"),
-    "swapped": _attr_or_none("swapped"),
+    "migratetype": attrgetter("page_mt"),
+    "swapped": attrgetter("swapped"),
     "order": attrgetter("order"),
 }
 MULTI = frozenset({"gfp_flag"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterator, Mapping
 
 from harness.parse.detect import PAGE_OWNER, STACKS, SWAP_PAGE_OWNER, peek_kind
-from harness.parse.handles import join_handles
+from harness.parse.handles import JoinStats, join_handles
 from harness.parse.issues import OnIssue, ParseError, ParseIssue
 from harness.parse.lines import LineSource, as_lines
 from harness.parse.owner_stacks import iter_stack_records, load_handle_map
@@ -26,12 +26,14 @@ def iter_records(
     strict: bool = False,
     on_issue: OnIssue | None = None,
     interner: StackInterner | None = None,
+    join_stats: JoinStats | None = None,
     source: str = "",
 ) -> Iterator[Record] | Iterator[StackRecord]:
     """Records of a dump of `kind` (detected from the first line if None).
 
     `handles` (a handle -> stack mapping, or the lines of show_stacks_handles)
-    fills the stacks of handle-mode records. An empty input yields nothing.
+    fills the stacks of handle-mode records; `join_stats` then counts the
+    handles it did not know. An empty input yields nothing.
     """
     detected, lines = peek_kind(lines)
     kind = kind or detected
@@ -52,5 +54,5 @@ def iter_records(
     if handles is not None:
         if not isinstance(handles, Mapping):
             handles = load_handle_map(handles, **common)
-        records = join_handles(records, handles, strict=strict, on_issue=on_issue, source=source)
+        records = join_handles(records, handles, stats=join_stats, strict=strict, on_issue=on_issue, source=source)
     return records

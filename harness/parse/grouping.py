@@ -9,7 +9,8 @@ memory grows with the number of groups.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Hashable, Iterable, Sequence
+from operator import attrgetter
+from typing import Callable, Hashable, Iterable, Sequence
 
 from harness.parse.aggregate import stack_key
 from harness.parse.records import MIB, PAGE_SIZE, PageOwnerRecord, SlabOwner, StackRecord, SwapPageOwnerRecord
@@ -70,14 +71,9 @@ def parse_sort(text: str) -> list[tuple[str, bool]]:
 def allocator(record: AnyRecord) -> str:
     """page_owner_sort's allocator classes: CMA, SLAB, VMALLOC, else OTHERS."""
     classes = []
-    if "CMA" in (getattr(record, "page_mt", None), getattr(record, "block_mt", None)):
+    if "CMA" in (record.page_mt, record.block_mt):
         classes.append("CMA")
-    flags = getattr(record, "flags", None) or ""
-    if (
-        "slab" in flags
-        or getattr(record, "slab_cache", False)
-        or isinstance(getattr(record, "owner", None), SlabOwner)
-    ):
+    if "slab" in (record.flags or "") or record.slab_cache or isinstance(record.owner, SlabOwner):
         classes.append("SLAB")
     if record.stack and _vmalloc(record.stack):
         classes.append("VMALLOC")
@@ -101,16 +97,29 @@ def _vmalloc(stack: tuple[str, ...]) -> bool:
     return found
 
 
+# Cull key -> record attribute, for the keys that are plain attributes.
+_ATTRIBUTES = {"pid": "pid", "tgid": "tgid", "comm": "comm", "memcg": "memcg_key",
+               "migratetype": "page_mt", "swapped": "swapped", "order": "order"}  # fmt: skip
+_FUNCTIONS: dict[str, Callable[[AnyRecord], Hashable]] = {"stacktrace": stack_key, "allocator": allocator}
+
+
 def _field(record: AnyRecord, name: str) -> Hashable:
-    if name == "stacktrace":
-        return stack_key(record)
-    if name == "allocator":
-        return allocator(record)
-    if name == "memcg":
-        return getattr(record, "memcg_key", None)
-    if name == "migratetype":
-        return getattr(record, "page_mt", None)
-    return getattr(record, name, None)
+    function = _FUNCTIONS.get(name)
+    return function(record) if function is not None else getattr(record, _ATTRIBUTES[name])
+
+
+def _key_function(keys: Sequence[str]) -> Callable[[AnyRecord], tuple]:
+    """A fast record -> tuple of cull fields (attrgetter builds the tuple in C when it can)."""
+    if all(name in _ATTRIBUTES for name in keys):
+        if len(keys) > 1:
+            return attrgetter(*(_ATTRIBUTES[name] for name in keys))
+        get = attrgetter(_ATTRIBUTES[keys[0]])
+        return lambda record: (get(record),)
+    getters = [_FUNCTIONS.get(name) or attrgetter(_ATTRIBUTES[name]) for name in keys]
+    if len(getters) == 1:
+        (only,) = getters
+        return lambda record: (only(record),)
+    return lambda record: tuple(get(record) for get in getters)
 
 
 def record_key(record: AnyRecord) -> Hashable:
@@ -154,20 +163,13 @@ def cull(records: Iterable[AnyRecord], keys: Sequence[str] = ()) -> list[Group]:
         if name not in CULL_KEYS:
             raise ValueError(f"unknown cull key {name!r}")
     groups: dict[Hashable, Group] = {}
-    if keys:
-        getters = tuple(keys)
-
-        def key_of(record: AnyRecord) -> Hashable:
-            return tuple(_field(record, name) for name in getters)
-
-    else:
-        key_of = record_key
+    key_of = _key_function(keys) if keys else record_key
     for record in records:
         key = key_of(record)
         group = groups.get(key)
         if group is None:
             groups[key] = Group(
-                key if isinstance(key, tuple) else (key,), 1, record.pages, getattr(record, "ts_nsec", None), record
+                key if isinstance(key, tuple) else (key,), 1, record.pages, record.ts_nsec, record
             )
         else:
             group.times += 1

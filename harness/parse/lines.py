@@ -45,14 +45,19 @@ def as_lines(source: LineSource) -> Iterator[str]:
 
 
 def _lines_of_reader(reader: Readable) -> Iterator[str]:
-    pending = ""
+    pending: list[str] = []
     for chunk in _decoded(iter(lambda: reader.read(CHUNK), _EOF)):
-        lines = (pending + chunk).split("\n")
-        pending = lines.pop()
+        if "\n" not in chunk:
+            pending.append(chunk)
+            continue
+        pending.append(chunk)
+        lines = "".join(pending).split("\n")
+        pending = [lines.pop()]
         for line in lines:
             yield line + "\n"
-    if pending:
-        yield pending
+    last = "".join(pending)
+    if last:
+        yield last
 
 
 def peek_lines(source: LineSource, count: int) -> tuple[list[str], LineSource]:
@@ -106,7 +111,7 @@ def _decoded(chunks: Iterator[str | bytes]) -> Iterator[str]:
             carry = ""
         if chunk.endswith("\r"):
             chunk, carry = chunk[:-1], "\r"
-        if "\r\n" in chunk:
+        if "\r" in chunk:  # one-character search: memchr, unlike a search for "\r\n"
             chunk = chunk.replace("\r\n", "\n")
         if chunk:
             yield chunk
@@ -139,10 +144,15 @@ _EOF = _Eof()
 
 def _from_chunks(chunks: Iterator[str | bytes]) -> Iterator[tuple[int, str]]:
     lineno = 1
-    pending = ""
+    pending: list[str] = []  # the unfinished record, kept in pieces so a huge one is not copied per chunk
     for chunk in _decoded(chunks):
-        parts = (pending + chunk if pending else chunk).split("\n\n")
-        pending = parts.pop()
+        straddles = pending and pending[-1].endswith("\n") and chunk.startswith("\n")
+        if not straddles and "\n\n" not in chunk:
+            pending.append(chunk)
+            continue
+        pending.append(chunk)
+        parts = "".join(pending).split("\n\n")
+        pending = [parts.pop()]
         for part in parts:
             if part.startswith("\n"):  # more than one blank line
                 stripped = part.lstrip("\n")
@@ -150,16 +160,13 @@ def _from_chunks(chunks: Iterator[str | bytes]) -> Iterator[tuple[int, str]]:
                 part = stripped
             if part:
                 yield lineno, part
-                lineno += part.count("\n") + 2
-            else:
-                lineno += 1
-    if pending.startswith("\n"):
-        stripped = pending.lstrip("\n")
-        lineno += len(pending) - len(stripped)
-        pending = stripped
-    pending = pending.rstrip("\n")
-    if pending:
-        yield lineno, pending
+            lineno += part.count("\n") + 2  # its lines, then the blank line
+    last = "".join(pending)
+    stripped = last.lstrip("\n")
+    lineno += len(last) - len(stripped)
+    last = stripped.rstrip("\n")
+    if last:
+        yield lineno, last
 
 
 def _from_lines(lines: Iterator[str]) -> Iterator[tuple[int, str]]:
@@ -180,11 +187,7 @@ def _from_lines(lines: Iterator[str]) -> Iterator[tuple[int, str]]:
 
 
 def _join(block: list[str]) -> str:
-    first = block[0]
-    if not first.endswith("\n"):
-        text = "\n".join(block)
-    else:
-        text = "".join(block)
-        if first.endswith("\r\n"):
-            text = text.replace("\r\n", "\n")
+    text = "".join(block) if block[0].endswith("\n") else "\n".join(block)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
     return text.rstrip("\n")

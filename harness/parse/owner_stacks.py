@@ -111,6 +111,6 @@ def pages_by_stack(records: Iterator[StackRecord] | list[StackRecord]) -> dict[S
 def parse_count_threshold(text: str) -> int:
     """page_owner_stacks/count_threshold (`%llu`)."""
     value = text.strip()
-    if not value.isdigit():
+    if not value.isdecimal():
         raise ParseError(ParseIssue(1, "count_threshold is not a number", value))
     return int(value)

@@ -25,7 +25,7 @@ from typing import Iterator
 from harness.parse.issues import OnIssue, Reporter
 from harness.parse.lines import LineSource, iter_record_texts
 from harness.parse.records import AnonOwner, FileOwner, Memcg, Owner, PageOwnerRecord, SlabOwner
-from harness.parse.stacks import StackInterner
+from harness.parse.stacks import StackInterner, normalise_frame
 
 HEADER = "Page allocated via order "
 SWAPPED = " (swapped)"
@@ -64,24 +64,12 @@ Header = tuple[int, int, str, int | None, int | None, str | None, int | None, bo
 
 def parse_header(line: str) -> Header:
     """(order, gfp_mask, gfp_flags, pid, tgid, comm, ts_nsec, swapped) of a first line."""
-    # Fast path: exactly the 7.3 format, with str.partition only.
-    rest = line[len(HEADER) :]
-    order_s, sep1, rest = rest.partition(", mask ")
-    mask_s, sep2, rest = rest.partition("(")
-    gfp_flags, sep3, rest = rest.partition("), pid ")
-    pid_s, sep4, rest = rest.partition(", tgid ")
-    tgid_s, sep5, rest = rest.partition(" (")
-    comm, sep6, rest = rest.rpartition("), ts ")
-    ts_s, sep7, tail = rest.partition(" ns")
-    if sep1 and sep2 and sep3 and sep4 and sep5 and sep6 and sep7 and (not tail or tail == SWAPPED):
-        try:
-            order = int(order_s)
-            result = (order, int(mask_s, 16), gfp_flags, int(pid_s), int(tgid_s), comm, int(ts_s), bool(tail))
-        except ValueError:
-            pass
-        else:
-            if 0 <= order <= MAX_ORDER and order_s.isdigit() and ts_s.isdigit():
-                return result
+    left, sep, tail = line.rpartition("), ts ")
+    if sep:
+        head = _parse_left(left)
+        ts = _parse_ts(tail)
+        if head is not None and ts is not None:
+            return (*head, *ts)  # type: ignore[return-value]
     match = _OLD_HEADER.fullmatch(line)
     if match is None:
         raise BadRecord(0, "malformed 'Page allocated via order' line")
@@ -99,6 +87,33 @@ def parse_header(line: str) -> Header:
         int(ts_s) if ts_s is not None else None,
         swapped is not None,
     )
+
+
+def _parse_left(left: str) -> tuple | None:
+    """(order, mask, gfp_flags, pid, tgid, comm) of a 7.3 header up to the comm's end, or None."""
+    order_s, sep1, rest = left[len(HEADER) :].partition(", mask ")
+    mask_s, sep2, rest = rest.partition("(")
+    gfp_flags, sep3, rest = rest.partition("), pid ")
+    pid_s, sep4, rest = rest.partition(", tgid ")
+    tgid_s, sep5, comm = rest.partition(" (")
+    if not (sep1 and sep2 and sep3 and sep4 and sep5 and order_s.isdecimal() and mask_s.startswith("0x")):
+        return None
+    try:
+        order = int(order_s)
+        return (order, int(mask_s, 16), gfp_flags, int(pid_s), int(tgid_s), comm) if order <= MAX_ORDER else None
+    except ValueError:
+        return None
+
+
+def _parse_ts(tail: str) -> tuple[int, bool] | None:
+    """(ts_nsec, swapped) of `%llu ns[ (swapped)]`, or None."""
+    if tail.endswith(" ns"):
+        digits, swapped = tail[:-3], False
+    elif tail.endswith(" ns" + SWAPPED):
+        digits, swapped = tail[: -3 - len(SWAPPED)], True
+    else:
+        return None
+    return (int(digits), swapped) if digits.isdecimal() else None
 
 
 Pfn = tuple[int, str | None, int | None, str | None, str | None]
@@ -209,15 +224,9 @@ class PageOwnerParser:
                     if len(self._heads) >= _HEAD_CACHE_MAX:
                         self._heads.clear()
                     self._heads[left] = head
-            if head is not None:
-                if tail.endswith(" ns"):
-                    ts_s = tail[:-3]
-                    swapped = False
-                else:
-                    ts_s = tail[:-13] if tail.endswith(" ns (swapped)") else ""
-                    swapped = True
-                if ts_s.isdigit():
-                    return (*head, int(ts_s), swapped)  # type: ignore[return-value]
+            ts = _parse_ts(tail)
+            if head is not None and ts is not None:
+                return (*head, *ts)  # type: ignore[return-value]
         return parse_header(line)
 
     def parse(self, rec: str, lineno: int = 1) -> PageOwnerRecord:
@@ -232,7 +241,7 @@ class PageOwnerParser:
         # Fast path (inlined self.header()): the part before the timestamp is cached.
         left, sep, tail = header.rpartition("), ts ")
         head = self._heads.get(left) if sep else None
-        if head is not None and tail.endswith(" ns") and tail[:-3].isdigit():
+        if head is not None and tail.endswith(" ns") and tail[:-3].isdecimal():
             order, mask, gfp_flags, pid, tgid, comm = head
             ts = int(tail[:-3])
             swapped = False
@@ -254,7 +263,7 @@ class PageOwnerParser:
                 and parts[6] == "type"
                 and parts[8] == "Flags"
                 and parts[1].startswith("0x")
-                and parts[5].isdigit()
+                and parts[5].isdecimal()
             ):
                 try:
                     pfn = int(parts[1], 16)
@@ -291,15 +300,20 @@ class PageOwnerParser:
                 raise BadRecord(_index(rec, pos), "expected a 'PFN' line")
 
         # The trailers are the last lines: scan back to where the frames end.
+        # A line that is neither (from a newer kernel?) is kept in `extra`.
         end = n
         trailers = []
+        unknown = []
         while end > pos:
             start = rec.rfind("\n", pos, end) + 1
             if start < pos:
                 start = pos
-            if not rec.startswith(TRAILERS, start):
+            if rec.startswith(TRAILERS, start):
+                trailers.append(start)
+            elif rec.startswith(" ", start) or normalise_frame(rec[start:end]) is not None:
                 break
-            trailers.append(start)
+            else:
+                unknown.append(rec[start:end].strip())
             end = start - 1
 
         stack = None
@@ -308,6 +322,8 @@ class PageOwnerParser:
             stack, extra, bad = self.interner.resolve(rec[pos:end])
             if bad >= 0:
                 raise BadRecord(_index(rec, pos) + bad, "expected a stack frame")
+        if unknown:
+            extra += tuple(reversed(unknown))
 
         handle = migrate_reason = memcg = None
         slab_cache = False
@@ -358,24 +374,6 @@ class PageOwnerParser:
 def _index(rec: str, pos: int) -> int:
     """Index of the line holding rec[pos] (errors only)."""
     return rec.count("\n", 0, pos)
-
-
-def _parse_left(left: str) -> tuple | None:
-    """(order, mask, gfp_flags, pid, tgid, comm) of a 7.3 header up to the comm's end, or None."""
-    order_s, sep1, rest = left[len(HEADER) :].partition(", mask ")
-    mask_s, sep2, rest = rest.partition("(")
-    gfp_flags, sep3, rest = rest.partition("), pid ")
-    pid_s, sep4, rest = rest.partition(", tgid ")
-    tgid_s, sep5, comm = rest.partition(" (")
-    if not (sep1 and sep2 and sep3 and sep4 and sep5 and order_s.isdigit()):
-        return None
-    try:
-        order = int(order_s)
-        if order > MAX_ORDER or not mask_s.startswith("0x"):
-            return None
-        return order, int(mask_s, 16), gfp_flags, int(pid_s), int(tgid_s), comm
-    except ValueError:
-        return None
 
 
 def iter_page_owner(

@@ -153,9 +153,13 @@ class SwapPageOwnerRecord:
     lineno: int
     extra: tuple[str, ...] = ()
 
-    # Records carry no order: each is one base page.
+    # Records carry no order: each is one base page. The other attributes of
+    # page_owner records, as constants, let one aggregation code serve both.
     order = 0
     pages = 1
+    swapped = True
+    gfp_flags = page_mt = block_mt = flags = migrate_reason = memcg = memcg_key = owner = None
+    slab_cache = False
 
     @property
     def nbytes(self) -> int:
@@ -183,8 +187,10 @@ class StackRecord:
     nr_base_pages: int | None
     lineno: int
 
-    # No task or time: lets the same grouping code handle every record type.
-    pid = tgid = comm = ts_nsec = None
+    # No task, time or page: lets the same aggregation code handle every record type.
+    pid = tgid = comm = ts_nsec = order = swapped = None
+    gfp_flags = page_mt = block_mt = flags = migrate_reason = memcg = memcg_key = owner = None
+    slab_cache = False
 
     @property
     def pages(self) -> int:

@@ -29,7 +29,7 @@ def parse_header(line: str) -> tuple[int, int, str, int]:
     tgid_s, sep2, rest = rest.partition(" (")
     comm, sep3, rest = rest.rpartition("), ts ")
     ts_s, sep4, tail = rest.partition(" ns")
-    if not (sep1 and sep2 and sep3 and sep4) or tail or not ts_s.isdigit():
+    if not (sep1 and sep2 and sep3 and sep4) or tail or not ts_s.isdecimal():
         raise BadRecord(0, "malformed 'Page allocated via pid' line")
     try:
         return int(pid_s), int(tgid_s), comm, int(ts_s)

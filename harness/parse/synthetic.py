@@ -62,13 +62,23 @@ class SyntheticDump:
         pfn = 0x1000
         ts = 1_000_000_000
         # A few hundred tasks, a few of them owning most pages (as in a real guest).
-        tasks = [(rng.randrange(1, 4000), rng.choice(_COMMS)) for _ in range(300)]
+        # Each task allocates through a handful of stacks, gfp masks and orders.
+        tasks = [
+            (
+                rng.randrange(1, 4000),
+                rng.choice(_COMMS),
+                rng.sample(self._stacks, rng.randint(1, 8)),
+                rng.sample(_GFP, 2),
+                rng.sample((0, 0, 0, 0, 1, 2, 3, 9), 2),
+            )
+            for _ in range(300)
+        ]
         weights = [1.0 / (rank + 1) for rank in range(len(tasks))]
         while True:
-            handle, frames = rng.choice(self._stacks)
-            mask, names = rng.choice(_GFP)
-            order = rng.choice((0, 0, 0, 0, 0, 0, 1, 2, 3, 9))
-            pid, comm = rng.choices(tasks, weights)[0]
+            pid, comm, stacks, gfps, orders = rng.choices(tasks, weights)[0]
+            handle, frames = rng.choice(stacks)
+            mask, names = rng.choice(gfps)
+            order = rng.choice(orders)
             ts += rng.randrange(1000, 100000)
             swapped = " (swapped)" if rng.random() < self.swapped_ratio else ""
             mt = _TYPES.get(mask, "Unmovable")

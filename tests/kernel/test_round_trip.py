@@ -18,16 +18,17 @@ def agrees(page_owner_mib: float, used_mib: float) -> bool:
 
 @pytest.mark.manifest("upstream-7.3")
 @pytest.mark.cmdline("page_owner=on")
-def test_swap_round_trip_loses_owner_without_swap_tracking(shell, results_dir, record_property):
+def test_swap_round_trip_loses_owner_without_swap_tracking(shell, results_dir, figures):
     trip = workloads.round_trip(shell, results_dir / "round-trip")
-    print("\n" + workloads.table({"page_owner=on (7.3)": trip}))
+    figures("swap round trip on unpatched 7.3 (cover letter: Before)",
+            workloads.table({"page_owner=on (7.3)": trip}))
 
     after_dd, after_DD, after_cat = trip.at("dd"), trip.at("DD"), trip.at("cat")
     assert after_dd.page_owner.comm("dd") >= FILE_MIB * 0.97, "dd's pages are owned by dd after dd"
     assert after_dd.page_owner.comm("cat") < 5
 
-    swapped = after_DD.free.swap_used
-    assert swapped >= FILE_MIB * 0.9, f"DD should push dd's {FILE_MIB} MiB to swap, swap used {swapped} MiB"
+    swapped = after_DD.swap_used_mib
+    assert swapped >= FILE_MIB * 0.85, f"DD should push dd's {FILE_MIB} MiB to swap, swap used {swapped} MiB"
     assert after_DD.resident_mib <= FILE_MIB * 0.05
     assert not after_DD.swap_page_owner.available, "no swap_page_owner without the series"
 
