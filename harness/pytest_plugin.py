@@ -9,10 +9,11 @@ A kernel crash seen on the console fails the test with the crash excerpt.
 Per test, console.log, commands.log and metadata.json land in the results dir.
 """
 
+import contextlib
 import json
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,23 @@ def machine(request, kernel, machine_spec, results_dir, harness_session):
 @pytest.fixture
 def shell(machine):
     return machine.shell()
+
+
+@pytest.fixture
+def boot(kernel, machine_spec, results_dir, harness_session):
+    """Boot several machines in one test: `with boot("page_owner=on,swap") as vm: ...`.
+
+    Each gets its own results subdirectory; leaving the block shuts it down
+    and raises if the kernel crashed at any time, shutdown included."""
+    image = harness_session.guest(kernel.manifest.guest)
+
+    @contextlib.contextmanager
+    def start(cmdline: str, name: str = "", **overrides):
+        spec = replace(machine_spec, cmdline=cmdline, **overrides)
+        directory = results_dir / re.sub(r"[^\w.-]+", "_", name or cmdline or "default")
+        with Machine(spec, image, directory) as vm:
+            yield vm
+    return start
 
 
 @pytest.fixture

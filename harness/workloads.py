@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Protocol
 
 from harness.errors import HarnessError
-from harness.parse import aggregate, procfs
+from harness.parse import aggregate, owner_stacks, procfs
 
 PAGE_OWNER = "/sys/kernel/debug/page_owner"
 SWAP_PAGE_OWNER = "/sys/kernel/debug/swap_page_owner"
+SHOW_STACKS = "/sys/kernel/debug/page_owner_stacks/show_stacks"
 
 
 class GuestShell(Protocol):
@@ -62,6 +63,7 @@ class Snapshot:
     resident_mib: float  # of dd's file in /tmpfs
     page_owner: OwnerView
     swap_page_owner: OwnerView
+    stack_pages: dict  # page_owner_stacks/show_stacks: stack (tuple of frames) -> nr_base_pages
 
     @property
     def used_mib(self) -> int:
@@ -80,13 +82,7 @@ def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
     if probe.status != 0:
         return OwnerView(available=False, error=probe.stderr.strip())
     started = time.monotonic()
-    with gzip.open(dump, "wt", compresslevel=1) as kept:
-        def tee():
-            for line in shell.stream_lines(path):
-                kept.write(line)
-                kept.write("\n")
-                yield line
-        summary = aggregate.summarise(tee(), dimensions=("comm", "swapped"))
+    summary = aggregate.summarise(_kept(shell.stream_lines(path), dump), dimensions=("comm", "swapped"))
     return OwnerView(
         available=True,
         total_mib=summary.total_mib,
@@ -110,7 +106,30 @@ def snapshot(shell: GuestShell, step: str, out_dir: Path, config: RoundTripConfi
     vmstat = procfs.parse_vmstat(shell.check(["cat", "/proc/vmstat"]).stdout)
     owner = read_owner(shell, PAGE_OWNER, out_dir / f"page_owner-{step}.txt.gz")
     swap_owner = read_owner(shell, SWAP_PAGE_OWNER, out_dir / f"swap_page_owner-{step}.txt.gz")
-    return Snapshot(step, free, meminfo, vmstat, resident_mib(shell, "/tmpfs/file"), owner, swap_owner)
+    stacks = read_stacks(shell, out_dir / f"show_stacks-{step}.txt.gz")
+    return Snapshot(step, free, meminfo, vmstat, resident_mib(shell, "/tmpfs/file"), owner, swap_owner, stacks)
+
+
+def _kept(lines, dump: Path):
+    """Pass lines through while keeping them gzipped in `dump`."""
+    with gzip.open(dump, "wt", compresslevel=1) as kept:
+        for line in lines:
+            kept.write(line)
+            kept.write("\n")
+            yield line
+
+
+def read_stacks(shell: GuestShell, dump: Path) -> dict:
+    if shell.run(["test", "-r", SHOW_STACKS]).status != 0:
+        return {}
+    return owner_stacks.pages_by_stack(owner_stacks.iter_stack_records(_kept(shell.stream_lines(SHOW_STACKS), dump)))
+
+
+def stacks_of(dump: str, comm: str) -> dict:
+    """Pages by allocation stack of one comm, from a kept page_owner dump."""
+    with gzip.open(dump, "rt") as lines:
+        summary = aggregate.summarise(lines, dimensions=("stack",), where=aggregate.select(comms=[comm]))
+    return summary.pages("stack")
 
 
 def prepare_round_trip(shell: GuestShell, config: RoundTripConfig) -> None:
