@@ -69,3 +69,116 @@ def test_bad_suffix_keeps_swap_tracking_off(machine, shell):
     assert re.search(r"page_owner.*bogus", log), "the kernel names the bad option"
     # page_owner itself stays usable.
     assert shell.run(["dd", f"if={workloads.PAGE_OWNER}", "of=/dev/null", "bs=64k", "count=1"]).status == 0
+
+
+YY = "page-owner[page_owner=y,swap_page_owner=y]"
+
+
+def swap_records(shell) -> int:
+    """Records in swap_page_owner right now."""
+    out = shell.check(["sh", "-c", f"grep -c '^Page allocated' {workloads.SWAP_PAGE_OWNER} || true"])
+    return int(out.stdout.strip() or 0)
+
+
+@pytest.mark.build_label(YY)
+@pytest.mark.cmdline("page_owner=on,swap")
+def test_swapoff_with_pages_in_swap_leaves_no_record(shell, results_dir):
+    config = workloads.RoundTripConfig()
+    workloads.prepare_round_trip(shell, config)
+    shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M", f"count={FILE_MIB}"], timeout=600)
+    start = workloads.snapshot(shell, "start", results_dir, config)
+    workloads.push_out(shell, config, room_mib=start.meminfo["MemAvailable"] // 1024)
+    assert swap_records(shell) > FILE_MIB * PAGES_PER_MIB // 2
+    shell.check(["rm", "/tmpfs-noswap/file"])
+    shell.check(["swapoff", config.swap_device], timeout=600)
+    assert swap_records(shell) == 0, "swapoff must drop or restore every record"
+    after = workloads.snapshot(shell, "after-swapoff", results_dir, config)
+    assert after.page_owner.comm("dd") >= FILE_MIB * 0.97, "swapoff brings pages back with their owner"
+
+
+@pytest.mark.build_label(YY)
+@pytest.mark.cmdline("page_owner=on,swap")
+def test_repeated_round_trips_keep_counts_stable(shell, results_dir, figures):
+    config = workloads.RoundTripConfig()
+    workloads.prepare_round_trip(shell, config)
+    shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M", f"count={FILE_MIB}"], timeout=600)
+    first = workloads.snapshot(shell, "round-0", results_dir, config)
+    stack = max(workloads.stacks_of(first.page_owner.dump, "dd").items(), key=lambda item: item[1])[0]
+    rows = []
+    for round_number in range(1, 6):
+        workloads.push_out(shell, config, room_mib=first.meminfo["MemAvailable"] // 1024)
+        swapped = swap_records(shell)
+        shell.check(["rm", "/tmpfs-noswap/file"])
+        shell.check(["sh", "-c", "cat /tmpfs/file > /dev/null"], timeout=600)
+        snap = workloads.snapshot(shell, f"round-{round_number}", results_dir, config)
+        rows.append((round_number, swapped / PAGES_PER_MIB, snap.page_owner.comm("dd"),
+                     snap.page_owner.comm("cat"), snap.stack_pages.get(stack, 0) / PAGES_PER_MIB,
+                     snap.swap_page_owner.total_mib))
+        assert swapped >= FILE_MIB * PAGES_PER_MIB * 0.8, f"round {round_number}: dd's file went to swap"
+        assert snap.page_owner.comm("dd") >= FILE_MIB * 0.97, f"round {round_number}"
+        assert snap.page_owner.comm("cat") < 16, f"round {round_number}"
+        assert snap.stack_pages.get(stack, 0) == pytest.approx(first.stack_pages[stack], rel=0.02), \
+            f"round {round_number}: nr_base_pages of dd's stack drifts"
+        assert snap.swap_page_owner.total_mib < 8, f"round {round_number}: records leak"
+    figures("repeated round trips (page_owner=on,swap)", "\n".join(
+        ["round | swapped MiB | dd MiB | cat MiB | dd stack MiB | swap_page_owner MiB"]
+        + [f"{r:5} | {s:11.1f} | {d:6.1f} | {c:7.1f} | {k:12.1f} | {w:19.1f}" for r, s, d, c, k, w in rows]))
+
+
+ANON_HOLDER = r"""
+$x = "\x01" x (256 * 1048576);
+$SIG{USR1} = sub { my $n = ($x =~ tr/\x01//); open(my $f, ">", "/tmp/anon-touched"); print $f $n; close $f };
+open(my $r, ">", "/tmp/anon-ready"); close $r;
+sleep 1 while 1;
+"""
+
+
+@pytest.mark.build_label(YY)
+@pytest.mark.cmdline("page_owner=on,swap")
+def test_anonymous_memory_round_trip(shell, results_dir):
+    """perl holds 256 MiB of anonymous memory; DD pushes it to swap; touching it brings it back."""
+    config = workloads.RoundTripConfig()
+    workloads.prepare_round_trip(shell, config)
+    start = workloads.snapshot(shell, "start", results_dir, config)
+    shell.check(["sh", "-c", "perl -e \"$1\" > /dev/null 2>&1 & "
+                 "while [ ! -e /tmp/anon-ready ]; do sleep 1; done", "holder", ANON_HOLDER], timeout=600)
+    held = workloads.snapshot(shell, "held", results_dir, config)
+    assert held.page_owner.comm("perl") >= FILE_MIB
+    # Nothing of dd's in /tmpfs here: push until swap holds most of perl's memory.
+    shell.check(["sh", "-c", "dd if=/dev/zero of=/tmpfs/file bs=1M count=1 status=none"])
+    pinned = 0
+    while pinned + 16 <= start.meminfo["MemAvailable"] // 1024 - config.reserve_mib:
+        shell.check(["DD", "if=/dev/zero", "of=/tmpfs-noswap/file", "status=none", "bs=1M", "count=16",
+                     f"seek={pinned}", "conv=notrunc"], timeout=600)
+        pinned += 16
+        if swap_records(shell) >= FILE_MIB * PAGES_PER_MIB * 0.9:
+            break
+    out = workloads.snapshot(shell, "swapped", results_dir, config)
+    assert out.swap_page_owner.comm("perl") >= FILE_MIB * 0.8
+    shell.check(["rm", "/tmpfs-noswap/file"])
+    shell.check(["sh", "-c", "pkill -USR1 -x perl; while [ ! -e /tmp/anon-touched ]; do sleep 1; done"],
+                timeout=600)
+    back = workloads.snapshot(shell, "back", results_dir, config)
+    assert back.page_owner.comm("perl") >= FILE_MIB * 0.97, "perl keeps its anonymous pages"
+    assert back.page_owner.swapped_mib >= out.swap_page_owner.comm("perl") * 0.9
+
+
+@pytest.mark.build_label(YY)
+@pytest.mark.cmdline("page_owner=on,swap zswap.enabled=1")
+def test_round_trip_through_zswap(shell, results_dir):
+    trip = workloads.round_trip(shell, results_dir / "round-trip")
+    swapped = trip.at("DD")
+    assert swapped.vmstat.get("zswpout", 0) > 0, "pages went through zswap"
+    assert swapped.swap_page_owner.comm("dd") >= FILE_MIB * 0.8
+    back = trip.at("cat")
+    assert back.page_owner.comm("dd") >= FILE_MIB * 0.97
+    assert back.page_owner.comm("cat") < 16
+
+
+@pytest.mark.build_label(YY)
+def test_harness_catches_a_warning_on_the_console(boot):
+    """A WARNING printed by the kernel at any time fails the run, shutdown included."""
+    with pytest.raises(HarnessError, match=r"(?s)crash.*WARNING: CPU: 0 PID: 1 at mm/page_owner.c"):
+        with boot("page_owner=on,swap", name="injected-warning") as vm:
+            vm.shell().check(["sh", "-c", "echo 'WARNING: CPU: 0 PID: 1 at mm/page_owner.c:1 injected+0x0/0x10' "
+                                          "> /dev/kmsg"])
