@@ -261,7 +261,7 @@ class Console(threading.Thread):
                 self._feed(self._decoder.decode(data).replace("\r", ""))
         finally:
             with self.lock:  # a last line without a newline
-                if self._partial_line and crash.classify(self._partial_line):
+                if self._partial_line and crash.classify(self._partial_line) not in (None, *crash.NOT_FATAL):
                     self.crash_phases.setdefault(self._lines + 1, self._phase())
             try:
                 self.child.wait()
@@ -279,7 +279,7 @@ class Console(threading.Thread):
             self._partial_line = lines.pop()
             for line in lines:
                 self._lines += 1
-                if crash.classify(line):
+                if crash.classify(line) not in (None, *crash.NOT_FATAL):
                     self.crash_phases.setdefault(self._lines, self._phase())
 
     def text(self) -> str:
@@ -447,6 +447,14 @@ class Machine:
     # -- while running
 
     def crashes(self) -> list[crash.CrashReport]:
+        """Crash reports that fail the run (see crash.NOT_FATAL for the others)."""
+        return crash.fatal(self.console_reports())
+
+    def notices(self) -> list[crash.CrashReport]:
+        """Reports worth showing that are not failures, e.g. page allocation failures."""
+        return crash.notices(self.console_reports())
+
+    def console_reports(self) -> list[crash.CrashReport]:
         return crash.scan(self._console.text()) if self._console else []
 
     def console_text(self) -> str:

@@ -61,6 +61,7 @@ class Session:
         self.kernels: dict[tuple[str, str], KernelUnderTest] = {}
         self.guests: dict[str, guest.GuestImage] = {}
         self.figures: list[tuple[str, str]] = []
+        self.notices: list[str] = []  # non-fatal console reports, e.g. page allocation failures
         self.run_dir = paths.new_results_dir("kernel")
 
     def say(self, text: str) -> None:
@@ -93,6 +94,11 @@ class Session:
         labels = [configured.ref.label for configured, _ in built]
         raise HarnessError(f"manifest {manifest.name}: no bootable build {label or ''}",
                            hint=f"builds: {', '.join(labels)}")
+
+    def note(self, test: str, vm: Machine) -> list[str]:
+        found = [f"{r.kind}: {r.title} ({vm.console_log}:{r.line})" for r in vm.notices()]
+        self.notices.extend(f"{test}: {text}" for text in found)
+        return found
 
     def guest(self, name: str) -> guest.GuestImage:
         if name not in self.guests:
@@ -156,6 +162,7 @@ def machine(request, kernel, machine_spec, results_dir, harness_session):
         try:
             vm.shutdown()  # raises on a crash at any time, shutdown included
         finally:
+            metadata["notices"] = harness_session.note(request.node.nodeid, vm)
             (results_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
 
 
@@ -176,8 +183,12 @@ def boot(kernel, machine_spec, results_dir, harness_session):
     def start(cmdline: str, name: str = "", **overrides):
         spec = replace(machine_spec, cmdline=cmdline, **overrides)
         directory = results_dir / re.sub(r"[^\w.-]+", "_", name or cmdline or "default")
-        with Machine(spec, image, directory) as vm:
-            yield vm
+        vm = Machine(spec, image, directory)
+        try:
+            with vm:
+                yield vm
+        finally:
+            harness_session.note(f"{directory.name}", vm)
     return start
 
 
@@ -210,4 +221,8 @@ def pytest_terminal_summary(terminalreporter, config):
     for title, text in session.figures:
         terminalreporter.write_sep("=", title)
         terminalreporter.write_line(text)
+    if session.notices:
+        terminalreporter.write_sep("=", "kernel notices (not failures)")
+        for text in session.notices:
+            terminalreporter.write_line(text)
     terminalreporter.write_line(f"results: {session.run_dir}")

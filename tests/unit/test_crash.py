@@ -1,4 +1,7 @@
 from harness import crash
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent.parent / "data"
 
 BOOT_OK = """\
 [    0.000000] Linux version 7.3.4+ (root@build) #1 SMP PREEMPT
@@ -128,3 +131,15 @@ def test_summary_names_every_report():
     assert "WARNING: CPU: 1 PID: 245" in text
     assert "and 1 more" in text
     assert crash.summary([]) == ""
+
+
+def test_real_page_allocation_failure_is_reported_but_not_fatal():
+    """Real 7.3 console: kswapd's swap table allocation failed under the round trip's pressure."""
+    text = (DATA / "console" / "7.3-kswapd-swap-table-alloc-failure.log").read_text()
+    reports = crash.scan(text)
+    assert [r.kind for r in reports] == ["page allocation failure"]
+    assert "swap_cluster_alloc_table" in reports[0].excerpt
+    assert crash.fatal(reports) == [] and crash.notices(reports) == reports
+    assert crash.fatal(reports, strict=True) == reports
+    with_bug = text + "\n[  50.000000] BUG: unable to handle page fault for address: 0000000000000008\n"
+    assert [r.kind for r in crash.fatal(crash.scan(with_bug))] == ["BUG"]
