@@ -39,8 +39,10 @@ def fetch(manifest: Manifest) -> source.Tree:
 
 def patch(manifest: Manifest, tree: source.Tree) -> PatchedTree:
     loaded = [kseries.load_series(ref.name, ref.upstream) for ref in manifest.series]
+    to_apply = [one for one in loaded if not one.is_upstream]
+    tree = kseries.tree_for(tree, to_apply)
     log = paths.cache_dir("logs") / f"patch-{tree.identity}.log"
-    names = kseries.apply(tree, [one for one in loaded if not one.is_upstream], log)
+    names = kseries.apply(tree, to_apply, log)
     upstream = [one.name for one in loaded if one.is_upstream]
     return PatchedTree(tree, tuple(upstream + names), log)
 

@@ -5,6 +5,7 @@ commits on top of the tree's base, so an applied series is detected, not
 applied twice. A series marked `upstream` has nothing to apply.
 """
 
+import hashlib
 import re
 import subprocess
 from dataclasses import dataclass
@@ -103,6 +104,25 @@ def _hunk_at(patch: Path, file: str, line: int) -> str:
             if match and int(match.group(1)) == line:
                 return text
     return ""
+
+
+def tree_for(tree: Tree, series: list[Series]) -> Tree:
+    """The work tree a series set is applied in.
+
+    The base tree stays pristine; each set of patches gets its own git
+    worktree, so manifests with different series never flip one tree back
+    and forth (which would make make(1) rebuild, and race parallel runs).
+    """
+    if not tree.managed or not any(one.patches for one in series):
+        return tree
+    digest = hashlib.sha256("\n".join(series_patch_ids(series, tree.path)).encode()).hexdigest()[:12]
+    identity = f"{tree.identity}+{digest}"
+    path = tree.path.parent / identity
+    if not (path / ".git").exists():
+        run(["git", "-C", str(tree.path), "worktree", "prune"], what="git worktree prune")
+        run(["git", "-C", str(tree.path), "worktree", "add", "-q", "--detach", str(path), BASE_TAG],
+            what=f"git worktree add {path.name}")
+    return Tree(path, identity, {**tree.provenance, "identity": identity, "series": [s.name for s in series]})
 
 
 def apply(tree: Tree, series: list[Series], log: Path) -> list[str]:

@@ -97,3 +97,15 @@ def test_mbox_series(tree, tmp_path):
     one = kseries.load_series("one", root=tmp_path / "patches")
     kseries.apply(tree, [one], tmp_path / "log")
     assert "line five" in (tree.path / "mm" / "page_owner.c").read_text()
+
+
+def test_each_series_set_gets_its_own_worktree(tree, tmp_path):
+    make_series(tree, tmp_path / "patches" / "demo", [("line 7\n", "line seven\n", "mm: seven")])
+    demo = kseries.load_series("demo", root=tmp_path / "patches")
+    patched = kseries.tree_for(tree, [demo])
+    assert patched.path != tree.path and patched.identity.startswith("test-tree+")
+    kseries.apply(patched, [demo], tmp_path / "log")
+    assert "line seven" in (patched.path / "mm" / "page_owner.c").read_text()
+    assert "line seven" not in (tree.path / "mm" / "page_owner.c").read_text()  # the base stays pristine
+    assert kseries.tree_for(tree, [demo]) == patched  # reused
+    assert kseries.tree_for(tree, []) == tree
