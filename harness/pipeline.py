@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness import build as kbuild
 from harness import kconfig, paths, series as kseries, source
+from harness.errors import HarnessError
 from harness.manifest import BuildRef, Manifest
 
 
@@ -68,6 +69,34 @@ def build(configured: ConfiguredBuild) -> kbuild.BuildResult:
         series=configured.patched.series,
     )
     return kbuild.build(request)
+
+
+@dataclass(frozen=True)
+class KernelUnderTest:
+    """A built kernel ready to boot, with where it came from."""
+
+    manifest: Manifest
+    label: str
+    vmlinux: Path
+    bzimage: Path
+    config: Path
+    build_dir: Path
+    series: tuple[str, ...]
+
+    def config_value(self, symbol: str) -> str:
+        return kconfig.read_config(self.config).get(symbol, "n")
+
+
+def bootable_kernel(manifest: Manifest, label: str | None = None, say=print) -> KernelUnderTest:
+    """Build (or reuse) the manifest's kernels; return the first bootable one, or the one labelled."""
+    built = build_all(manifest, say)
+    for configured, result in built:
+        if (label is None and configured.boots) or configured.ref.label == label:
+            return KernelUnderTest(manifest, configured.ref.label, result.vmlinux, result.bzimage,
+                                   result.config, result.directory, configured.patched.series)
+    labels = [configured.ref.label for configured, _ in built]
+    raise HarnessError(f"manifest {manifest.name}: no bootable build {label or ''}".rstrip(),
+                       hint=f"its builds: {', '.join(labels)}")
 
 
 def build_all(manifest: Manifest, say=print) -> list[tuple[ConfiguredBuild, kbuild.BuildResult]]:

@@ -13,30 +13,14 @@ import contextlib
 import json
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from harness import crash, guest, manifest as manifests, paths, pipeline
-from harness.errors import HarnessError
 from harness.machine import Disk, Machine, MachineSpec
-
-
-@dataclass(frozen=True)
-class KernelUnderTest:
-    manifest: manifests.Manifest
-    label: str
-    vmlinux: Path
-    config: Path
-    build_dir: Path
-    series: tuple[str, ...]
-
-    def config_value(self, symbol: str) -> str:
-        for line in self.config.read_text().splitlines():
-            if line.startswith(f"CONFIG_{symbol}="):
-                return line.split("=", 1)[1]
-        return "n"
+from harness.pipeline import KernelUnderTest
 
 
 def pytest_addoption(parser):
@@ -84,16 +68,9 @@ class Session:
         override = self.config.getoption("--kernel")
         if override:
             vmlinux = Path(override)
-            return KernelUnderTest(manifest, "--kernel", vmlinux, vmlinux.parent / ".config",
-                                   vmlinux.parent, ())
-        built = pipeline.build_all(manifest, say=lambda text: self.say(f"[{manifest.name}] {text}"))
-        for configured, result in built:
-            if (label is None and configured.boots) or configured.ref.label == label:
-                return KernelUnderTest(manifest, configured.ref.label, result.vmlinux, result.config,
-                                       result.directory, configured.patched.series)
-        labels = [configured.ref.label for configured, _ in built]
-        raise HarnessError(f"manifest {manifest.name}: no bootable build {label or ''}",
-                           hint=f"builds: {', '.join(labels)}")
+            return KernelUnderTest(manifest, "--kernel", vmlinux, vmlinux.parent / "arch/x86/boot/bzImage",
+                                   vmlinux.parent / ".config", vmlinux.parent, ())
+        return pipeline.bootable_kernel(manifest, label, say=lambda text: self.say(f"[{manifest.name}] {text}"))
 
     def note(self, test: str, vm: Machine) -> list[str]:
         found = [f"{r.kind}: {r.title} ({vm.console_log}:{r.line})" for r in vm.notices()]

@@ -13,6 +13,7 @@ ParseError in strict mode. Aggregations keep one tally per distinct key.
 from harness.parse.aggregate import (
     DIMENSIONS,
     Summary,
+    join_summary,
     Tally,
     mib_by,
     mib_by_comm,
@@ -84,6 +85,7 @@ __all__ = [
     "iter_stack_records",
     "iter_swap_page_owner",
     "join_handles",
+    "join_summary",
     "JoinStats",
     "KINDS",
     "load_handle_map",

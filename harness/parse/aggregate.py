@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Callable, Hashable, Iterable, Sequence
+from typing import Callable, Hashable, Iterable, Mapping, Sequence
 
 from harness.parse.detect import STACKS, peek_kind
 from harness.parse.dump import Handles, Record, iter_records
+from harness.parse.handles import JoinStats
 from harness.parse.issues import OnIssue
 from harness.parse.lines import LineSource
-from harness.parse.records import MIB, PAGE_SIZE, StackRecord
+from harness.parse.records import MIB, PAGE_SIZE, Stack, StackRecord
 
 
 @dataclass(slots=True)
@@ -159,6 +160,36 @@ def summarise(
     if where is not None:
         records = filter(where, records)  # type: ignore[arg-type,assignment]
     return Summary(dimensions).feed(records)  # type: ignore[arg-type]
+
+
+def join_summary(summary: Summary, handles: Mapping[int, Stack], *, stats: JoinStats | None = None) -> JoinStats:
+    """Re-key, in place, the "stack" tallies of a summary of handle-mode records not yet joined.
+
+    Same result as summarising `handles.join_handles(...)`, but lets a reader
+    stream the dump once and read show_stacks_handles *after* it, when every
+    stack the dump names is listed. Unknown handles stay keyed by their number
+    and are counted in the stats.
+    """
+    stats = stats if stats is not None else JoinStats()
+    table = summary.by.get("stack")
+    if table is None:
+        return stats
+    joined: dict[Hashable, Tally] = {}
+    for key, tally in table.items():
+        if isinstance(key, int):
+            stack = handles.get(key)
+            if stack is None:
+                missing = stats.missing.setdefault(key, [0, 0])
+                missing[0] += tally.records
+                missing[1] += tally.pages
+            else:
+                stats.joined += tally.records
+                key = stack
+        into = joined.setdefault(key, Tally())
+        into.records += tally.records
+        into.pages += tally.pages
+    summary.by["stack"] = joined
+    return stats
 
 
 def select(
