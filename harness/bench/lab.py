@@ -4,7 +4,6 @@ import contextlib
 import re
 import statistics
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from harness import guest, manifest as manifests, paths, pipeline
@@ -41,5 +40,3 @@ def timed(function) -> tuple[float, object]:
     value = function()
     return time.monotonic() - started, value
 
-
-__all__ = ["kernel", "spec_for", "booted", "results_dir", "median", "timed", "replace"]
