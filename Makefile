@@ -28,7 +28,7 @@ test-kernel: build
 check: test test-kernel
 
 bench:
-	$(BIN)/python -m benchmarks
+	$(BIN)/python -m harness.bench
 
 clean:
 	rm -rf results .pytest_cache build *.egg-info

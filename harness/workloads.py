@@ -15,6 +15,7 @@ from typing import Protocol
 
 from harness.errors import HarnessError
 from harness.parse import aggregate, owner_stacks, procfs
+from harness.snapshot import read_page_owner, summarise_dump
 
 PAGE_OWNER = "/sys/kernel/debug/page_owner"
 SWAP_PAGE_OWNER = "/sys/kernel/debug/swap_page_owner"
@@ -25,6 +26,7 @@ class GuestShell(Protocol):
     def run(self, command, timeout: float = ...): ...
     def check(self, command, timeout: float = ...): ...
     def stream_lines(self, path: str, timeout: float = ...): ...
+    def stream(self, command, timeout: float = ...): ...
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,10 @@ def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
     if probe.status != 0:
         return OwnerView(available=False, error=probe.stderr.strip())
     started = time.monotonic()
-    summary = aggregate.summarise(_kept(shell.stream_lines(path), dump), dimensions=("comm", "swapped"))
+    if path == PAGE_OWNER:  # records with stack handles when the kernel can: harness.snapshot
+        summary = read_page_owner(shell, dump=dump, dimensions=("comm", "swapped")).summary
+    else:
+        summary = aggregate.summarise(_kept(shell.stream_lines(path), dump), dimensions=("comm", "swapped"))
     return OwnerView(
         available=True,
         total_mib=summary.total_mib,
@@ -126,9 +131,8 @@ def read_stacks(shell: GuestShell, dump: Path) -> dict:
 
 
 def stacks_of(dump: str, comm: str) -> dict:
-    """Pages by allocation stack of one comm, from a kept page_owner dump."""
-    with gzip.open(dump, "rt") as lines:
-        summary = aggregate.summarise(lines, dimensions=("stack",), where=aggregate.select(comms=[comm]))
+    """Pages by allocation stack of one comm, from a kept page_owner dump (joined if in handle mode)."""
+    summary = summarise_dump(dump, dimensions=("stack",), where=aggregate.select(comms=[comm]))
     return summary.pages("stack")
 
 

@@ -1,8 +1,8 @@
 """Benchmarks: `python -m harness.bench [NAME...]` runs all of them, or the named ones.
 
 A benchmark is a function with no arguments that returns (or yields) lines of
-text, `def run() -> Iterable[str]`, in a module of this package, registered
-below as NAME -> "module:function". The runner prints each line as it comes
+text, `def bench_NAME() -> Iterable[str]`, in a module of this package,
+registered below as NAME -> "module:function". The runner prints each line as it comes
 (so a generator shows progress) and imports a module only when one of its
 benchmarks runs. Lines say what was measured, on what, with units.
 """
@@ -19,8 +19,10 @@ from harness.errors import HarnessError
 Benchmark = Callable[[], Iterable[str]]
 
 BENCHMARKS: dict[str, str] = {
-    "parse": "parse:run",
-    "snapshot": "snapshot:run",
+    "parse": "parse:bench_parse",
+    "snapshot": "snapshot:bench_snapshot",
+    "boot": "boot:bench_boot",
+    "round_trip": "round_trip:bench_round_trip",
 }
 
 

@@ -5,9 +5,11 @@ frames are then symbolised once per stack (show_stacks_handles) instead of
 once per page. Read show_stacks_handles after page_owner: the stack list only
 grows, so stacks seen in the dump are in it, with known exceptions:
 early-allocated pages carry early_handle, which is never put on the list
-(mm/page_owner.c init_page_owner()), and a stack whose list node could not be
-allocated is missing too. Such handles are counted in JoinStats, not reported
-as malformed input.
+(mm/page_owner.c init_page_owner()), and a stack is missing too when its list
+node could not be allocated or its first allocation could not spin (no
+__GFP_RECLAIM bit, as in early boot or slab's opportunistic new_slab try:
+inc_stack_record_count() skips add_stack_record_to_list() and never retries).
+Such handles are counted in JoinStats, not reported as malformed input.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from harness import workloads
-from harness.bench.vm import booted
+from harness.bench import lab
 
 HERE = Path(__file__).resolve().parent
 
@@ -56,7 +56,8 @@ def split(lines, out_dir: Path) -> list[tuple[str, float]]:
 
 def main(out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    with booted("upstream-7.3", "page_owner=on", results_dir=out_dir / "run") as vm:
+    kut = lab.kernel("upstream-7.3")
+    with lab.booted(kut, lab.spec_for(kut, "page_owner=on"), "run", out_dir) as vm:
         shell = vm.shell()
         config = workloads.RoundTripConfig()
         workloads.prepare_round_trip(shell, config)
