@@ -68,8 +68,9 @@ class Session:
         override = self.config.getoption("--kernel")
         if override:
             vmlinux = Path(override)
+            config = vmlinux.parent / "config"  # a harness build directory, else an O= directory
             return KernelUnderTest(manifest, "--kernel", vmlinux, vmlinux.parent / "arch/x86/boot/bzImage",
-                                   vmlinux.parent / ".config", vmlinux.parent, ())
+                                   config if config.is_file() else vmlinux.parent / ".config", vmlinux.parent, ())
         return pipeline.bootable_kernel(manifest, label, say=lambda text: self.say(f"[{manifest.name}] {text}"))
 
     def note(self, test: str, vm: Machine) -> list[str]:
