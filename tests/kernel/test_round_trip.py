@@ -29,7 +29,7 @@ def test_swap_round_trip_loses_owner_without_swap_tracking(shell, results_dir, f
 
     swapped = after_DD.swap_used_mib
     assert swapped >= FILE_MIB * 0.85, f"DD should push dd's {FILE_MIB} MiB to swap, swap used {swapped} MiB"
-    assert after_DD.resident_mib <= FILE_MIB * 0.05
+    assert after_DD.resident_mib <= FILE_MIB * 0.08
     assert not after_DD.swap_page_owner.available, "no swap_page_owner without the series"
 
     assert after_cat.resident_mib >= FILE_MIB * 0.97, "cat read the whole file back"
