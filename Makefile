@@ -24,7 +24,9 @@ test:
 
 # The kernel suite CI runs. test_page_owner_swap.py's robustness tests are
 # run by `make test-series` until they have passed here (see the issue notes).
-KERNEL_TESTS ?= tests/kernel/test_round_trip.py tests/kernel/test_faults.py tests/kernel/test_snapshot.py
+KERNEL_TESTS ?= tests/kernel/test_round_trip.py tests/kernel/test_faults.py tests/kernel/test_snapshot.py \
+	tests/kernel/test_page_owner_swap.py::test_round_trip_before_and_after \
+	tests/kernel/test_page_owner_swap.py::test_bad_suffix_keeps_swap_tracking_off
 
 test-kernel: build
 	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST)
