@@ -85,8 +85,8 @@ def swap_records(shell) -> int:
 def test_swapoff_with_pages_in_swap_leaves_no_record(shell, results_dir):
     config = workloads.RoundTripConfig()
     workloads.prepare_round_trip(shell, config)
+    start = workloads.snapshot(shell, "start", results_dir, config)  # MemAvailable before dd sizes DD
     shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M", f"count={FILE_MIB}"], timeout=600)
-    start = workloads.snapshot(shell, "start", results_dir, config)
     workloads.push_out(shell, config, room_mib=start.meminfo["MemAvailable"] // 1024)
     assert swap_records(shell) > FILE_MIB * PAGES_PER_MIB // 2
     shell.check(["rm", "/tmpfs-noswap/file"])
