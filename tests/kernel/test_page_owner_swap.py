@@ -101,12 +101,13 @@ def test_swapoff_with_pages_in_swap_leaves_no_record(shell, results_dir):
 def test_repeated_round_trips_keep_counts_stable(shell, results_dir, figures):
     config = workloads.RoundTripConfig()
     workloads.prepare_round_trip(shell, config)
+    room = workloads.snapshot(shell, "start", results_dir, config).meminfo["MemAvailable"] // 1024
     shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M", f"count={FILE_MIB}"], timeout=600)
     first = workloads.snapshot(shell, "round-0", results_dir, config)
     stack = max(workloads.stacks_of(first.page_owner.dump, "dd").items(), key=lambda item: item[1])[0]
     rows = []
     for round_number in range(1, 6):
-        workloads.push_out(shell, config, room_mib=first.meminfo["MemAvailable"] // 1024)
+        workloads.push_out(shell, config, room_mib=room)
         swapped = swap_records(shell)
         shell.check(["rm", "/tmpfs-noswap/file"])
         shell.check(["sh", "-c", "cat /tmpfs/file > /dev/null"], timeout=600)
