@@ -26,7 +26,9 @@ test:
 # run by `make test-series` until they have passed here (see the issue notes).
 KERNEL_TESTS ?= tests/kernel/test_round_trip.py tests/kernel/test_faults.py tests/kernel/test_snapshot.py \
 	tests/kernel/test_page_owner_swap.py::test_round_trip_before_and_after \
-	tests/kernel/test_page_owner_swap.py::test_bad_suffix_keeps_swap_tracking_off
+	tests/kernel/test_page_owner_swap.py::test_bad_suffix_keeps_swap_tracking_off \
+	tests/kernel/test_page_owner_swap.py::test_swapoff_with_pages_in_swap_leaves_no_record \
+	tests/kernel/test_page_owner_swap.py::test_harness_catches_a_warning_on_the_console
 
 test-kernel: build
 	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST)
