@@ -4,7 +4,8 @@ import argparse
 import sys
 
 from harness import manifest as manifests
-from harness import pipeline
+from harness import checkpatch, paths, pipeline
+from harness import series as kseries
 from harness.errors import HarnessError
 
 
@@ -39,6 +40,22 @@ def cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_checkpatch(args: argparse.Namespace) -> int:
+    manifest = manifests.load(args.manifest)
+    tree = pipeline.fetch(manifest)
+    failed = 0
+    for ref in manifest.series:
+        one = kseries.load_series(ref.name, ref.upstream)
+        if one.is_upstream:
+            continue
+        log = paths.cache_dir("logs") / f"checkpatch-{one.name}.log"
+        for report in checkpatch.check_series(tree.path, one, log):
+            print(f"{report.patch.name}: {report.errors} errors, {report.warnings} warnings, {report.checks} checks")
+            failed += report.errors > 0
+        print(f"{one.name}: full output in {log}")
+    return 1 if failed else 0
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     from harness import parse_cli
     return parse_cli.run(args)
@@ -52,6 +69,7 @@ def make_parser() -> argparse.ArgumentParser:
         ("patch", cmd_patch, "apply the manifest's patch series"),
         ("config", cmd_config, "render, merge and verify each build's .config"),
         ("build", cmd_build, "build every kernel of the manifest (cached by input)"),
+        ("checkpatch", cmd_checkpatch, "run the tree's checkpatch.pl --strict on the manifest's series"),
     ):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--manifest", "-m", default="default", help="manifest name or YAML path")
