@@ -11,7 +11,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from harness.errors import HarnessError
 from harness.parse import aggregate, owner_stacks, procfs
@@ -151,22 +151,48 @@ def prepare_round_trip(shell: GuestShell, config: RoundTripConfig) -> None:
     shell.check(["sh", "-c", script], timeout=120)
 
 
-def push_out(shell: GuestShell, config: RoundTripConfig, room_mib: int) -> int:
-    """DD fills the noswap tmpfs in chunks until dd's file is (nearly) all in swap.
+def shm_resident_mib(shell: GuestShell, shmid: int) -> float:
+    """How much of a SysV shm segment is in memory (/proc/sysvipc/shm's rss column)."""
+    rows = shell.check(["cat", "/proc/sysvipc/shm"]).stdout.splitlines()
+    header = rows[0].split()
+    for row in rows[1:]:
+        fields = dict(zip(header, row.split()))
+        if fields.get("shmid") == str(shmid):
+            return int(fields["rss"]) / 2**20
+    raise HarnessError(f"SysV shm segment {shmid} is not in /proc/sysvipc/shm",
+                       hint="did the writer create it (CONFIG_SYSVIPC=y)?")
+
+
+def anon_resident_mib(shell: GuestShell, pid: int) -> float:
+    """How much anonymous memory of a process is in memory (RssAnon of /proc/PID/status)."""
+    status = shell.check(["cat", f"/proc/{pid}/status"]).stdout
+    kib = next((line.split()[1] for line in status.splitlines() if line.startswith("RssAnon:")), None)
+    if kib is None:
+        raise HarnessError(f"/proc/{pid}/status has no RssAnon line")
+    return int(kib) / 1024
+
+
+def push_out(shell: GuestShell, config: RoundTripConfig, room_mib: int,
+             resident: Callable[[], float] | None = None) -> int:
+    """DD fills the noswap tmpfs in chunks until the workload's memory is (nearly) all in swap.
 
     Sized by measurement, not from MemTotal alone: how much DD must pin
-    depends on the kernel and guest. `room_mib` is MemAvailable before dd
-    ran: noswap pages beyond it could only be had by killing something.
-    Returns the MiB written by DD.
+    depends on the kernel and guest. `room_mib` is MemAvailable before the
+    workload ran: noswap pages beyond it could only be had by killing
+    something. `resident` says how many MiB of the workload's memory are
+    still in memory (default: dd's file in /tmpfs). Returns the MiB written by DD.
     """
+    if resident is None:
+        def resident() -> float:
+            return resident_mib(shell, "/tmpfs/file")
     written = 0
     limit = room_mib - config.reserve_mib
     target = config.file_mib * config.resident_target
     while True:
-        resident = resident_mib(shell, "/tmpfs/file")
-        # Big steps while much of the file is in memory, small ones near the end.
-        chunk = int(max(2, min(config.chunk_mib, (resident - target) / 2)))
-        if resident <= target or written + chunk > limit:
+        left = resident()
+        # Big steps while much is in memory, small ones near the end.
+        chunk = int(max(2, min(config.chunk_mib, (left - target) / 2)))
+        if left <= target or written + chunk > limit:
             return written
         shell.check(["DD", "if=/dev/zero", "of=/tmpfs-noswap/file", "status=none", "bs=1M",
                      f"count={chunk}", f"seek={written}", "conv=notrunc"],
@@ -179,6 +205,7 @@ class RoundTrip:
     snapshots: list[Snapshot]
     dd_pushed_mib: int
     seconds: float
+    workload_seconds: float = 0.0  # dd, DD and cat alone, without the snapshots
 
     def at(self, step: str) -> Snapshot:
         return next(s for s in self.snapshots if s.step == step)
@@ -190,18 +217,24 @@ def round_trip(shell: GuestShell, out_dir: Path, config: RoundTripConfig = Round
     out_dir.mkdir(parents=True, exist_ok=True)
     prepare_round_trip(shell, config)
     snapshots = [snapshot(shell, "start", out_dir, config)]
+    work = time.monotonic()
     shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M",
                  f"count={config.file_mib}"], timeout=config.command_timeout)
+    work = time.monotonic() - work
     snapshots.append(snapshot(shell, "dd", out_dir, config))
+    step = time.monotonic()
     pushed = push_out(shell, config, room_mib=snapshots[0].meminfo["MemAvailable"] // 1024)
+    work += time.monotonic() - step
     snapshots.append(snapshot(shell, "DD", out_dir, config))
+    step = time.monotonic()
     shell.check(["rm", "/tmpfs-noswap/file"])
     shell.check(["sh", "-c", "cat /tmpfs/file > /dev/null"], timeout=config.command_timeout)
+    work += time.monotonic() - step
     snapshots.append(snapshot(shell, "cat", out_dir, config))
     if snapshots[2].swap_used_mib == 0:
         raise HarnessError("the round trip pushed nothing to swap",
                            hint=f"check the swap device {config.swap_device} and the guest memory size")
-    return RoundTrip(snapshots, pushed, time.monotonic() - started)
+    return RoundTrip(snapshots, pushed, time.monotonic() - started, work)
 
 
 def table(columns: dict[str, RoundTrip]) -> str:
@@ -219,6 +252,7 @@ def table(columns: dict[str, RoundTrip]) -> str:
         ("after cat: (swapped) MiB", lambda r: r.at("cat").page_owner.swapped_mib),
         ("DD pinned MiB", lambda r: r.dd_pushed_mib),
         ("round trip s", lambda r: r.seconds),
+        ("  of which dd, DD, cat s", lambda r: r.workload_seconds),
     ]
     width = max(len(name) for name, _ in rows)
     header = " " * width + "".join(f" | {name:>22}" for name in columns)

@@ -129,7 +129,7 @@ def test_repeated_round_trips_keep_counts_stable(shell, results_dir, figures):
 ANON_HOLDER = r"""
 $x = "\x01" x (256 * 1048576);
 $SIG{USR1} = sub { my $n = ($x =~ tr/\x01//); open(my $f, ">", "/tmp/anon-touched"); print $f $n; close $f };
-open(my $r, ">", "/tmp/anon-ready"); close $r;
+open(my $r, ">", "/tmp/anon-ready"); print $r $$; close $r;
 sleep 1 while 1;
 """
 
@@ -142,26 +142,68 @@ def test_anonymous_memory_round_trip(shell, results_dir):
     workloads.prepare_round_trip(shell, config)
     start = workloads.snapshot(shell, "start", results_dir, config)
     shell.check(["sh", "-c", "perl -e \"$1\" > /dev/null 2>&1 & "
-                 "while [ ! -e /tmp/anon-ready ]; do sleep 1; done", "holder", ANON_HOLDER], timeout=600)
+                 "while [ ! -s /tmp/anon-ready ]; do sleep 1; done", "holder", ANON_HOLDER], timeout=600)
+    pid = int(shell.check(["cat", "/tmp/anon-ready"]).stdout)
     held = workloads.snapshot(shell, "held", results_dir, config)
     assert held.page_owner.comm("perl") >= FILE_MIB
-    # Nothing of dd's in /tmpfs here: push until swap holds most of perl's memory.
-    shell.check(["sh", "-c", "dd if=/dev/zero of=/tmpfs/file bs=1M count=1 status=none"])
-    pinned = 0
-    while pinned + 16 <= start.meminfo["MemAvailable"] // 1024 - config.reserve_mib:
-        shell.check(["DD", "if=/dev/zero", "of=/tmpfs-noswap/file", "status=none", "bs=1M", "count=16",
-                     f"seek={pinned}", "conv=notrunc"], timeout=600)
-        pinned += 16
-        if swap_records(shell) >= FILE_MIB * PAGES_PER_MIB * 0.9:
-            break
+    workloads.push_out(shell, config, room_mib=start.meminfo["MemAvailable"] // 1024,
+                       resident=lambda: workloads.anon_resident_mib(shell, pid))
     out = workloads.snapshot(shell, "swapped", results_dir, config)
     assert out.swap_page_owner.comm("perl") >= FILE_MIB * 0.8
     shell.check(["rm", "/tmpfs-noswap/file"])
-    shell.check(["sh", "-c", "pkill -USR1 -x perl; while [ ! -e /tmp/anon-touched ]; do sleep 1; done"],
-                timeout=600)
+    shell.check(["sh", "-c", "kill -USR1 \"$1\"; while [ ! -e /tmp/anon-touched ]; do sleep 1; done", "touch",
+                 str(pid)], timeout=600)
     back = workloads.snapshot(shell, "back", results_dir, config)
     assert back.page_owner.comm("perl") >= FILE_MIB * 0.97, "perl keeps its anonymous pages"
     assert back.page_owner.swapped_mib >= out.swap_page_owner.comm("perl") * 0.9
+    assert back.swap_page_owner.total_mib < 8, "records are dropped when pages come back"
+
+
+# SysV shm: shmem pages allocated and read back through page faults on an
+# attached segment (shmem_fault), not through a tmpfs file's read/write.
+# SHMW and SHMR are symlinks to perl, so the writer and the reader differ by comm.
+SHM_WRITER = r"""
+my ($mib) = @ARGV;
+my $id = shmget(0, $mib * 1048576, 0600 | 01000);  # IPC_PRIVATE, IPC_CREAT
+defined $id or die "shmget: $!\n";
+my $chunk = "\x01" x 1048576;
+for my $i (0 .. $mib - 1) { shmwrite($id, $chunk, $i * 1048576, 1048576) or die "shmwrite: $!\n" }
+print "$id\n";
+"""
+SHM_READER = r"""
+my ($id, $mib) = @ARGV;
+my ($buf, $ones) = ("", 0);
+for my $i (0 .. $mib - 1) { shmread($id, $buf, $i * 1048576, 1048576) or die "shmread: $!\n"; $ones += ($buf =~ tr/\x01//) }
+$ones == $mib * 1048576 or die "shm segment $id: $ones bytes of 0x01, expected " . $mib * 1048576 . "\n";
+"""
+
+
+@pytest.mark.build_label(YY)
+@pytest.mark.cmdline("page_owner=on,swap")
+def test_sysv_shm_round_trip(shell, results_dir):
+    """SHMW fills a 256 MiB SysV shm segment; DD pushes it to swap; SHMR reads it back: SHMW keeps it."""
+    config = workloads.RoundTripConfig()
+    workloads.prepare_round_trip(shell, config)
+    shell.check(["sh", "-c", 'ln -sf "$(command -v perl)" /usr/local/bin/SHMW && '
+                             'ln -sf "$(command -v perl)" /usr/local/bin/SHMR'])
+    start = workloads.snapshot(shell, "start", results_dir, config)
+    shmid = int(shell.check(["SHMW", "-e", SHM_WRITER, str(FILE_MIB)], timeout=600).stdout)
+    try:
+        held = workloads.snapshot(shell, "held", results_dir, config)
+        assert held.page_owner.comm("SHMW") >= FILE_MIB
+        workloads.push_out(shell, config, room_mib=start.meminfo["MemAvailable"] // 1024,
+                           resident=lambda: workloads.shm_resident_mib(shell, shmid))
+        out = workloads.snapshot(shell, "swapped", results_dir, config)
+        assert out.swap_page_owner.comm("SHMW") >= FILE_MIB * 0.8
+        shell.check(["rm", "/tmpfs-noswap/file"])
+        shell.check(["SHMR", "-e", SHM_READER, str(shmid), str(FILE_MIB)], timeout=600)
+        back = workloads.snapshot(shell, "back", results_dir, config)
+        assert back.page_owner.comm("SHMW") >= FILE_MIB * 0.97, "the writer keeps its shm pages"
+        assert back.page_owner.comm("SHMR") < 16
+        assert back.page_owner.swapped_mib >= out.swap_page_owner.comm("SHMW") * 0.9
+        assert back.swap_page_owner.total_mib < 8, "records are dropped when pages come back"
+    finally:
+        shell.run(["perl", "-e", "shmctl($ARGV[0], 0, 0) or die qq(shmctl: $!\\n)", str(shmid)])  # IPC_RMID
 
 
 @pytest.mark.build_label(YY)
