@@ -6,7 +6,6 @@ dd's pages have left memory, then the noswap file is removed and `cat` reads
 dd's file back in from swap.
 """
 
-import gzip
 import shlex
 import time
 from dataclasses import dataclass, field
@@ -15,7 +14,7 @@ from typing import Callable, Protocol
 
 from harness.errors import HarnessError
 from harness.parse import aggregate, owner_stacks, procfs
-from harness.snapshot import read_page_owner, summarise_dump
+from harness.snapshot import buffered_read, keep, read_page_owner, summarise_dump
 
 PAGE_OWNER = "/sys/kernel/debug/page_owner"
 SWAP_PAGE_OWNER = "/sys/kernel/debug/swap_page_owner"
@@ -87,7 +86,7 @@ def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
     if path == PAGE_OWNER:  # records with stack handles when the kernel can: harness.snapshot
         summary = read_page_owner(shell, dump=dump, dimensions=("comm", "swapped")).summary
     else:
-        summary = aggregate.summarise(_kept(shell.stream_lines(path), dump), dimensions=("comm", "swapped"))
+        summary = aggregate.summarise(keep(shell.stream(buffered_read(path)), dump), dimensions=("comm", "swapped"))
     return OwnerView(
         available=True,
         total_mib=summary.total_mib,
@@ -115,19 +114,10 @@ def snapshot(shell: GuestShell, step: str, out_dir: Path, config: RoundTripConfi
     return Snapshot(step, free, meminfo, vmstat, resident_mib(shell, "/tmpfs/file"), owner, swap_owner, stacks)
 
 
-def _kept(lines, dump: Path):
-    """Pass lines through while keeping them gzipped in `dump`."""
-    with gzip.open(dump, "wt", compresslevel=1) as kept:
-        for line in lines:
-            kept.write(line)
-            kept.write("\n")
-            yield line
-
-
 def read_stacks(shell: GuestShell, dump: Path) -> dict:
     if shell.run(["test", "-r", SHOW_STACKS]).status != 0:
         return {}
-    return owner_stacks.pages_by_stack(owner_stacks.iter_stack_records(_kept(shell.stream_lines(SHOW_STACKS), dump)))
+    return owner_stacks.pages_by_stack(owner_stacks.iter_stack_records(keep(shell.stream_lines(SHOW_STACKS), dump)))
 
 
 def stacks_of(dump: str, comm: str) -> dict:

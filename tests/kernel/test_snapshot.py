@@ -8,6 +8,7 @@ The two reads follow each other with no workload running: only the readers
 import pytest
 
 from harness import snapshot, workloads
+from harness.errors import HarnessError
 
 PAGES_PER_MIB = 256
 # Measured on this state: 13 pages apart by comm within one guest command (tests/data/real-7.3),
@@ -47,9 +48,9 @@ def test_handle_mode_snapshot_equals_full_text(shell, results_dir, figures):
     assert sum(map(abs, by_stack.values())) <= READ_NOISE_MIB * PAGES_PER_MIB, by_stack
     unlisted = sum(pages for key, pages in text_stacks.items() if key not in named)
     assert abs(unlisted - fast.join.missing_pages) <= READ_NOISE_MIB * PAGES_PER_MIB
-    # A descriptor that refuses mode=handle makes "auto" read text.
-    refused = snapshot.handle_mode_unsupported(shell, "/sys/kernel/debug/page_owner_stacks/count_threshold")
-    assert "rejects mode=handle" in refused
+    # A descriptor that refuses the write is named; "auto" would read it as text.
+    with pytest.raises(HarnessError, match="rejects mode=handle"):
+        snapshot.read_page_owner(shell, "handle", path="/sys/kernel/debug/page_owner_stacks/count_threshold")
 
     figures("page_owner snapshot: full text vs handle mode (after dd 256 MiB, 512 MiB TCG guest)", "\n".join([
         f"full text        {text.seconds:6.1f} s  {text.summary.total.records} records, "

@@ -17,41 +17,65 @@ STACKS_HANDLES = (DATA / "show_stacks_handles.txt").read_text()
 EARLY_HANDLE = 8912897
 
 
+class FakeGuest:
+    """Answers like a guest running snapshot.READ (and read_owner's probe) on Linux 7.3.
+
+    `kernel`: "7.3" (takes mode=handle), "old" (rejects the write), "no-stacks"
+    (no show_stacks_handles), "absent" (no page_owner file), "disabled" (reads fail).
+    """
+
+    def __init__(self, kernel: str = "7.3"):
+        self.kernel = kernel
+        self.commands: list = []
+
+    def run(self, command, timeout: float = 60):
+        self.commands.append(command)
+        assert command[0] == "dd", command  # read_owner's own probe
+        return Result(command, "", "", 0)
+
+    def stream(self, command, timeout: float = 60):
+        self.commands.append(command)
+        if command[:3] == ["sh", "-c", snapshot.READ]:
+            yield from self._read(command[-1])
+            return
+        if command[:2] == ["cat", "--"]:
+            yield from self._text(command[-1])
+            return
+        assert command[:-1] == list(snapshot.BUFFERED) and command[-1].startswith("if="), command
+        yield from self._text(command[-1][3:])
+
+    def _text(self, path):
+        if self.kernel == "disabled":
+            raise HarnessError("guest command failed (status 1): cat -- x\n    stderr: cat: x: Invalid argument")
+        yield from {snapshot.PAGE_OWNER: FULL, snapshot.STACKS_HANDLES: STACKS_HANDLES}[path].split("\n")
+
+    def _read(self, mode):
+        if self.kernel == "absent":
+            yield snapshot.MARK + "error no-file"
+            return
+        why = {"old": "rejected", "no-stacks": "no-stacks"}.get(self.kernel)
+        if why is None:
+            yield snapshot.MARK + "handle"
+            if self.kernel == "disabled":
+                raise HarnessError("guest command failed (status 5): sh -c ...\n    stderr: cat: -: Invalid argument")
+            yield from HANDLES.split("\n")
+            yield snapshot.STACKS_MARK
+            yield from self._text(snapshot.STACKS_HANDLES)
+            return
+        yield snapshot.MARK + (f"error {why}" if mode == "handle" else f"text {why}")
+        if mode != "handle":
+            yield from self._text(snapshot.PAGE_OWNER)
+
+    def stream_lines(self, path: str, timeout: float = 60):
+        return self.stream(["cat", "--", path], timeout)
+
+
 @dataclass
 class Result:
     command: object
     stdout: str
     stderr: str
     status: int
-
-
-class FakeGuest:
-    """Answers the commands harness.snapshot and workloads.read_owner send."""
-
-    def __init__(self, probe_status: int = 0, probe_stdout: str | None = None, stderr: str = ""):
-        self.probe_status = probe_status
-        self.probe_stdout = HANDLES.split("\n\n")[0] + "\n\n" if probe_stdout is None else probe_stdout
-        self.stderr = stderr
-        self.commands: list = []
-
-    def run(self, command, timeout: float = 60):
-        self.commands.append(command)
-        if command[:3] == ["sh", "-c", snapshot.HANDLE_PROBE]:
-            ok = self.probe_status == 0
-            return Result(command, self.probe_stdout if ok else "", "" if ok else self.stderr, self.probe_status)
-        assert command[0] == "dd", command  # read_owner's own probe
-        return Result(command, "", "", 0)
-
-    def stream(self, command, timeout: float = 60):
-        self.commands.append(command)
-        if command[:3] == ["sh", "-c", snapshot.HANDLE_READ]:
-            text = HANDLES
-        else:
-            text = {snapshot.PAGE_OWNER: FULL, snapshot.STACKS_HANDLES: STACKS_HANDLES}[command[-1]]
-        yield from text.split("\n")
-
-    def stream_lines(self, path: str, timeout: float = 60):
-        return self.stream(["cat", "--", path], timeout)
 
 
 def without_early(by_stack: dict) -> dict:
@@ -65,8 +89,8 @@ def test_auto_reads_handles_and_joins_them(tmp_path):
     snap = snapshot.read_page_owner(guest, dump=tmp_path / "page_owner.txt.gz")
     full = summarise(FULL)
     assert snap.mode == "handle" and snap.fallback == ""
-    assert [command[:3] for command in guest.commands] == [
-        ["sh", "-c", snapshot.HANDLE_PROBE], ["sh", "-c", snapshot.HANDLE_READ], ["cat", "--", snapshot.STACKS_HANDLES]]
+    assert guest.commands == [["sh", "-c", snapshot.READ, "page_owner", snapshot.PAGE_OWNER,
+                               snapshot.STACKS_HANDLES, "auto"]], "one guest command per snapshot"
     for dimension in ("comm", "pid", "memcg", "gfp_flag", "swapped"):
         assert snap.summary.by[dimension] == full.by[dimension], dimension
     assert without_early(snap.summary.by["stack"]) == without_early(full.by["stack"])
@@ -81,29 +105,34 @@ def test_auto_reads_handles_and_joins_them(tmp_path):
 def test_text_mode_never_probes(tmp_path):
     guest = FakeGuest()
     snap = snapshot.read_page_owner(guest, "text", dimensions=("comm", "stack"))
-    assert snap.mode == "text" and guest.commands == [["cat", "--", snapshot.PAGE_OWNER]]
+    assert snap.mode == "text" and guest.commands == [snapshot.buffered_read(snapshot.PAGE_OWNER)]
     assert snap.summary.by["stack"] == summarise(FULL).by["stack"] and snap.dump is None
 
 
-@pytest.mark.parametrize("status, stdout, reason", [
-    (4, None, "the kernel rejects mode=handle (sh: 1: printf: I/O error)"),
-    (6, None, "show_stacks_handles is not readable"),
-    (0, FULL.split("\n\n")[0] + "\n\n", "has no handle line"),
-])  # fmt: skip
-def test_auto_falls_back_to_full_text(status, stdout, reason, tmp_path):
-    guest = FakeGuest(status, stdout, stderr="sh: 1: printf: I/O error")
+@pytest.mark.parametrize("kernel, reason", [
+    ("old", "the kernel rejects mode=handle"),
+    ("no-stacks", "show_stacks_handles is not readable"),
+])
+def test_auto_falls_back_to_full_text(kernel, reason, tmp_path):
+    guest = FakeGuest(kernel)
     snap = snapshot.read_page_owner(guest, dump=tmp_path / "po.txt.gz")
     assert snap.mode == "text" and reason in snap.fallback
-    assert guest.commands[-1] == ["cat", "--", snapshot.PAGE_OWNER]
+    assert len(guest.commands) == 1, "the fallback reads the same descriptor in the same command"
     assert snap.summary.by == summarise(FULL).by and snap.stacks_dump is None
-    with pytest.raises(HarnessError, match="handle mode is not available"):
+    with pytest.raises(HarnessError, match=f"handle mode is not available: .*{reason}"):
         snapshot.read_page_owner(guest, "handle")
 
 
-@pytest.mark.parametrize("status, message", [(3, "does not exist"), (5, "cannot read"), (2, "cannot read")])
-def test_unreadable_page_owner_is_an_error(status, message):
-    with pytest.raises(HarnessError, match=message):
-        snapshot.read_page_owner(FakeGuest(status, stderr="dd: error reading: Invalid argument"))
+@pytest.mark.parametrize("kernel, message", [("absent", "does not exist"), ("disabled", "cannot read .*page_owner=on")])
+@pytest.mark.parametrize("mode", ["auto", "handle"])
+def test_unreadable_page_owner_is_an_error(kernel, message, mode):
+    with pytest.raises(HarnessError, match=f"(?s){message}"):
+        snapshot.read_page_owner(FakeGuest(kernel), mode)
+
+
+def test_until_leaves_the_rest():
+    lines = iter(["a", "b", "#m", "c"])
+    assert list(snapshot.until(lines, "#m")) == ["a", "b"] and list(lines) == ["c"]
 
 
 def test_unknown_mode():
@@ -119,7 +148,7 @@ def test_stacks_dump_names():
 
 def test_read_owner_view_is_the_same_in_both_modes(tmp_path):
     fast = workloads.read_owner(FakeGuest(), workloads.PAGE_OWNER, tmp_path / "handle.txt.gz")
-    slow = workloads.read_owner(FakeGuest(4), workloads.PAGE_OWNER, tmp_path / "text.txt.gz")
+    slow = workloads.read_owner(FakeGuest("old"), workloads.PAGE_OWNER, tmp_path / "text.txt.gz")
     assert (fast.available, fast.total_mib, fast.by_comm, fast.swapped_mib) == \
         (slow.available, slow.total_mib, slow.by_comm, slow.swapped_mib)  # fmt: skip
     assert fast.swapped_mib > 0
