@@ -28,9 +28,20 @@ class GuestShell(Protocol):
     def stream(self, command, timeout: float = ...): ...
 
 
+# What dd writes. Linux 7.3 keeps zero-filled pages out of swap I/O and zswap
+# (swpout_zero: only a bit in the swap table), so the cover letter's
+# /dev/zero tests that path; "pattern" (non-zero, compressible) makes every
+# page go through zswap or a real write to the swap disk and a read back.
+DATA_SOURCES = {
+    "zero": "exec dd if=/dev/zero of=\"$1\" bs=1M count=\"$2\" status=none",
+    "pattern": "yes mmharness-page | dd of=\"$1\" bs=1M count=\"$2\" iflag=fullblock status=none",
+}
+
+
 @dataclass(frozen=True)
 class RoundTripConfig:
     file_mib: int = 256
+    data: str = "zero"  # a DATA_SOURCES key
     tmpfs_size: str = "1G"
     swap_device: str = "/dev/vdb"
     chunk_mib: int = 32  # DD writes in chunks (smaller as it gets close) until dd's file is out of memory
@@ -126,6 +137,15 @@ def stacks_of(dump: str, comm: str) -> dict:
     return summary.pages("stack")
 
 
+def fill_file(shell: GuestShell, config: RoundTripConfig, path: str = "/tmpfs/file") -> None:
+    """dd writes config.file_mib MiB of config.data into `path` (dd owns the pages)."""
+    if config.data not in DATA_SOURCES:
+        raise HarnessError(f"unknown round-trip data source {config.data!r}",
+                           hint=f"use one of {', '.join(DATA_SOURCES)}")
+    shell.check(["sh", "-c", DATA_SOURCES[config.data], "fill", path, str(config.file_mib)],
+                timeout=config.command_timeout)
+
+
 def prepare_round_trip(shell: GuestShell, config: RoundTripConfig) -> None:
     device = shlex.quote(config.swap_device)
     size = shlex.quote(config.tmpfs_size)
@@ -208,8 +228,7 @@ def round_trip(shell: GuestShell, out_dir: Path, config: RoundTripConfig = Round
     prepare_round_trip(shell, config)
     snapshots = [snapshot(shell, "start", out_dir, config)]
     work = time.monotonic()
-    shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M",
-                 f"count={config.file_mib}"], timeout=config.command_timeout)
+    fill_file(shell, config)
     work = time.monotonic() - work
     snapshots.append(snapshot(shell, "dd", out_dir, config))
     step = time.monotonic()

@@ -24,8 +24,7 @@ def bench_snapshot() -> Iterator[str]:
     with lab.booted(kut, lab.spec_for(kut, "page_owner=on"), "page_owner=on", results) as vm:
         shell = vm.shell()
         workloads.prepare_round_trip(shell, config)
-        shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M",
-                     f"count={config.file_mib}"], timeout=config.command_timeout)
+        workloads.fill_file(shell, config)
         for run in range(RUNS):
             for mode in ("text", "handle"):
                 snap = snapshot.read_page_owner(shell, mode, dump=vm.results_dir / f"page_owner-{mode}-{run}.txt.gz")

@@ -25,8 +25,7 @@ def apart(a: dict, b: dict) -> dict:
 def test_handle_mode_snapshot_equals_full_text(shell, results_dir, figures):
     config = workloads.RoundTripConfig()
     workloads.prepare_round_trip(shell, config)
-    shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M", f"count={config.file_mib}"],
-                timeout=config.command_timeout)
+    workloads.fill_file(shell, config)
     dimensions = ("comm", "stack")
     text = snapshot.read_page_owner(shell, "text", dump=results_dir / "page_owner-text.txt.gz", dimensions=dimensions)
     fast = snapshot.read_page_owner(shell, dump=results_dir / "page_owner-handle.txt.gz", dimensions=dimensions)

@@ -61,8 +61,7 @@ def main(out_dir: Path) -> None:
         shell = vm.shell()
         config = workloads.RoundTripConfig()
         workloads.prepare_round_trip(shell, config)
-        shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M",
-                     f"count={config.file_mib}"], timeout=config.command_timeout)
+        workloads.fill_file(shell, config)
         (out_dir / "free-m-before.txt").write_text(shell.check(["free", "-m"]).stdout)
         marks = split(shell.stream(["sh", "-c", READ_ALL], timeout=300), out_dir)
         (out_dir / "free-m-after.txt").write_text(shell.check(["free", "-m"]).stdout)

@@ -1,6 +1,6 @@
 """Capture swap/ and zswap/ of this directory from live guests (see README.md).
 
-    python3 tests/data/real-7.3/capture_swap.py [OUT_DIR]
+    python3 tests/data/real-7.3/capture_swap.py [OUT_DIR [swap|zswap]]
 
 Boots the default manifest's patched y/y kernel (cached build) twice:
 
@@ -9,8 +9,9 @@ Boots the default manifest's patched y/y kernel (cached build) twice:
    command reads everything of that state (READ_SWAPPED); then the noswap file
    is removed, `cat` reads dd's file back, and ONE guest command reads the
    state after swap-in (READ_BACK).
-2. `page_owner=on,swap zswap.enabled=1`: the same up to DD, then READ_ZSWAP
-   (zswap's debugfs counters, the swap disk's block stat, mTHP stats).
+2. `page_owner=on,swap zswap.enabled=1`: the same up to DD, but dd writes a
+   non-zero pattern (zero-filled pages never reach zswap on 7.3), then
+   READ_ZSWAP (zswap's debugfs counters, the swap disk's block stat, mTHP stats).
 
 Each part is preceded by a `### NAME UPTIME` line; the host splits the parts
 into NAME.txt (capture.split) and compresses the large ones with xz -9.
@@ -71,12 +72,11 @@ mark end
 """
 
 
-def fill_and_push(shell) -> None:
-    config = workloads.RoundTripConfig()
+def fill_and_push(shell, data: str) -> None:
+    config = workloads.RoundTripConfig(data=data)
     workloads.prepare_round_trip(shell, config)
     room = procfs.parse_meminfo(shell.check(["cat", "/proc/meminfo"]).stdout)["MemAvailable"] // 1024
-    shell.check(["dd", "if=/dev/zero", "of=/tmpfs/file", "status=none", "bs=1M",
-                 f"count={config.file_mib}"], timeout=config.command_timeout)
+    workloads.fill_file(shell, config)
     workloads.push_out(shell, config, room_mib=room)
 
 
@@ -89,24 +89,34 @@ def read_parts(shell, script: str, out_dir: Path) -> None:
             subprocess.run(["xz", "-9", "-f", str(path)], check=True)
 
 
-def main(out_dir: Path) -> None:
+def main(out_dir: Path, parts: list[str]) -> None:
     kut = lab.kernel("default", YY)
     swap_dir, zswap_dir = out_dir / "swap", out_dir / "zswap"
     for directory in (swap_dir, zswap_dir):
         directory.mkdir(parents=True, exist_ok=True)
-    with lab.booted(kut, lab.spec_for(kut, "page_owner=on,swap"), "swap", out_dir / "runs") as vm:
+    if "swap" in parts:
+        capture_swap(kut, swap_dir, out_dir / "runs")
+    if "zswap" in parts:
+        capture_zswap(kut, zswap_dir, out_dir / "runs")
+
+
+def capture_swap(kut, swap_dir: Path, runs: Path) -> None:
+    with lab.booted(kut, lab.spec_for(kut, "page_owner=on,swap"), "swap", runs) as vm:
         shell = vm.shell()
-        fill_and_push(shell)
+        fill_and_push(shell, "zero")
         read_parts(shell, READ_SWAPPED, swap_dir)
         shell.check(["rm", "/tmpfs-noswap/file"])
         shell.check(["sh", "-c", "cat /tmpfs/file > /dev/null"], timeout=600)
         read_parts(shell, READ_BACK, swap_dir)
         print(shell.check(["uname", "-a"]).stdout.strip())
-    with lab.booted(kut, lab.spec_for(kut, "page_owner=on,swap zswap.enabled=1"), "zswap", out_dir / "runs") as vm:
+
+
+def capture_zswap(kut, zswap_dir: Path, runs: Path) -> None:
+    with lab.booted(kut, lab.spec_for(kut, "page_owner=on,swap zswap.enabled=1"), "zswap", runs) as vm:
         shell = vm.shell()
-        fill_and_push(shell)
+        fill_and_push(shell, "pattern")
         read_parts(shell, READ_ZSWAP, zswap_dir)
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "capture-out")
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else HERE / "capture-out", sys.argv[2:] or ["swap", "zswap"])
