@@ -14,7 +14,7 @@ from typing import Callable, Protocol
 
 from harness.errors import HarnessError
 from harness.parse import aggregate, owner_stacks, procfs
-from harness.snapshot import buffered_read, keep, read_page_owner, summarise_dump
+from harness.snapshot import READER, buffered_read, keep, read_page_owner, summarise_dump
 
 PAGE_OWNER = "/sys/kernel/debug/page_owner"
 SWAP_PAGE_OWNER = "/sys/kernel/debug/swap_page_owner"
@@ -25,7 +25,7 @@ class GuestShell(Protocol):
     def run(self, command, timeout: float = ...): ...
     def check(self, command, timeout: float = ...): ...
     def stream_lines(self, path: str, timeout: float = ...): ...
-    def stream(self, command, timeout: float = ...): ...
+    def stream(self, command, timeout: float = ..., *, compressed: bool = ...): ...
 
 
 # What dd writes. Linux 7.3 keeps zero-filled pages out of swap I/O and zswap
@@ -90,14 +90,14 @@ class Snapshot:
 def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
     """Stream a debugfs owner file once: keep it gzipped and aggregate it on the way."""
     # One large read: page_owner fails a read too small for a whole record with ENOMEM.
-    probe = shell.run(["dd", f"if={path}", "of=/dev/null", "bs=64k", "count=1", "status=none"], timeout=60)
+    probe = shell.run([READER, f"if={path}", "of=/dev/null", "bs=64k", "count=1", "status=none"], timeout=60)
     if probe.status != 0:
         return OwnerView(available=False, error=probe.stderr.strip())
     started = time.monotonic()
     if path == PAGE_OWNER:  # records with stack handles when the kernel can: harness.snapshot
         summary = read_page_owner(shell, dump=dump, dimensions=("comm", "swapped")).summary
     else:
-        summary = aggregate.summarise(keep(shell.stream(buffered_read(path)), dump), dimensions=("comm", "swapped"))
+        summary = aggregate.summarise(keep(shell.stream(buffered_read(path), compressed=True), dump), dimensions=("comm", "swapped"))
     return OwnerView(
         available=True,
         total_mib=summary.total_mib,

@@ -30,10 +30,11 @@ class FakeGuest:
 
     def run(self, command, timeout: float = 60):
         self.commands.append(command)
-        assert command[0] == "dd", command  # read_owner's own probe
+        assert command[0] == snapshot.READER, command  # read_owner's own probe
         return Result(command, "", "", 0)
 
-    def stream(self, command, timeout: float = 60):
+    def stream(self, command, timeout: float = 60, *, compressed: bool = False):
+        assert compressed, "debugfs reads are streamed gzipped"
         self.commands.append(command)
         if command[:3] == ["sh", "-c", snapshot.READ]:
             yield from self._read(command[-1])
@@ -67,7 +68,7 @@ class FakeGuest:
             yield from self._text(snapshot.PAGE_OWNER)
 
     def stream_lines(self, path: str, timeout: float = 60):
-        return self.stream(["cat", "--", path], timeout)
+        return self.stream(["cat", "--", path], timeout, compressed=True)
 
 
 @dataclass

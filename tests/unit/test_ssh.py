@@ -219,3 +219,26 @@ def test_stream_timeout_is_per_chunk(shell):
     assert lines == ["1", "2", "3"]
     with pytest.raises(HarnessError, match="sent nothing for 0.5 s after 1 lines"):
         list(shell.stream("echo 1; sleep 3", timeout=0.5))
+
+
+@pytest.mark.parametrize("script, lines", [
+    ("printf 'a\\n\\nb\\n'", ["a", "", "b"]),
+    ("printf 'a\\nno newline'", ["a", "no newline"]),
+    ("printf ''", []),
+    ("seq 1 200000", [str(n) for n in range(1, 200001)]),
+])
+def test_compressed_stream_gives_the_same_lines(shell, script, lines):
+    assert list(shell.stream(["sh", "-c", script], timeout=10, compressed=True)) == lines
+    assert list(shell.stream(["sh", "-c", script], timeout=10)) == lines
+
+
+def test_compressed_stream_keeps_the_commands_status(shell, tmp_path):
+    with pytest.raises(HarnessError, match=r"(?s)status 4.*stderr: gone"):
+        list(shell.stream(["sh", "-c", "echo partial; echo gone >&2; exit 4"], timeout=10, compressed=True))
+    log = (tmp_path / "commands.log").read_text()
+    assert "status 4" in log and "gzipped" in log
+
+
+def test_a_spoofed_status_line_is_just_data(shell):
+    fake = "mmharness-status-0000000000000000 0"
+    assert list(shell.stream(["sh", "-c", f"echo '{fake}'; exit 0"], timeout=10, compressed=True)) == [fake]
