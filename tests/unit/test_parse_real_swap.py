@@ -5,8 +5,10 @@ tests/data/real-7.3/README.md): dd's 256 MiB tmpfs file in swap ("DD-*"),
 then read back by cat ("cat-*"); and the same pushed through zswap.
 """
 
+import json
 import lzma
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from conftest import REAL
 from test_parse_aggregate import AWK, as_awk_prints
 
 from harness.parse import (
+    iter_page_owner,
     iter_stack_records,
     iter_swap_page_owner,
     load_handle_map,
@@ -157,3 +160,25 @@ def test_zswap_counters_of_a_pattern_file_in_zswap():
     assert stat.write_sectors < 64, "no page was written to the swap disk (mkswap/swapon only)"
     mthp = parse_mthp_stats(parse_grep_output(dump(ZSWAP, "zswap-mthp-stats-grep")))
     assert 64 in mthp and all(size.get("zswpout", 0) == 0 for size in mthp.values()), "order-0 pages only"
+
+
+def test_migrated_and_memcg_lines_of_real_records():
+    raw = dump(SWAP, "cat-page_owner")
+    records = list(iter_page_owner(raw, strict=True))
+    migrated = Counter(record.migrate_reason for record in records if record.migrate_reason)
+    assert migrated == {"compaction": raw.count("Page has been migrated, last migrate reason: compaction\n")} 
+    assert migrated["compaction"] > 100
+    charged = Counter(record.memcg_key for record in records if record.memcg is not None)
+    assert charged == {"/": raw.count("Charged to memcg /\n")}
+
+
+def test_cli_on_real_swap_dumps(tmp_path):
+    out = tmp_path / "out.json"
+    args = [sys.executable, "-m", "harness.parse_cli"]
+    text = subprocess.run([*args, str(SWAP / "cat-page_owner.txt.xz"), "--cull", "comm,swapped", "--top", "1"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "64118 times, 64118 pages, 250.461 MiB, task_comm_name: dd, swapped" in text
+    subprocess.run([*args, str(SWAP / "DD-swap_page_owner.txt.xz"), "--cull", "comm", "--format", "json",
+                    "-o", str(out)], check=True)
+    groups = {group["comm"]: group for group in json.loads(out.read_text())}
+    assert groups["dd"]["pages"] == 63937 and groups["sshd"]["pages"] == 257
