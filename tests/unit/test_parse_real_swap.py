@@ -166,7 +166,7 @@ def test_migrated_and_memcg_lines_of_real_records():
     raw = dump(SWAP, "cat-page_owner")
     records = list(iter_page_owner(raw, strict=True))
     migrated = Counter(record.migrate_reason for record in records if record.migrate_reason)
-    assert migrated == {"compaction": raw.count("Page has been migrated, last migrate reason: compaction\n")} 
+    assert migrated == {"compaction": raw.count("Page has been migrated, last migrate reason: compaction\n")}
     assert migrated["compaction"] > 100
     charged = Counter(record.memcg_key for record in records if record.memcg is not None)
     assert charged == {"/": raw.count("Charged to memcg /\n")}
