@@ -5,7 +5,6 @@ import sys
 
 from harness import manifest as manifests
 from harness import checkpatch, paths, pipeline
-from harness import series as kseries
 from harness.errors import HarnessError
 
 
@@ -44,10 +43,7 @@ def cmd_checkpatch(args: argparse.Namespace) -> int:
     manifest = manifests.load(args.manifest)
     tree = pipeline.fetch(manifest)
     failed = 0
-    for ref in manifest.series:
-        one = kseries.load_series(ref.name, ref.upstream)
-        if one.is_upstream:
-            continue
+    for one in pipeline.series_to_apply(manifest):
         log = paths.cache_dir("logs") / f"checkpatch-{one.name}.log"
         for report in checkpatch.check_series(tree.path, one, log):
             print(f"{report.patch.name}: {report.errors} errors, {report.warnings} warnings, {report.checks} checks")

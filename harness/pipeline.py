@@ -38,8 +38,17 @@ def fetch(manifest: Manifest) -> source.Tree:
     return source.fetch(manifest.source)
 
 
+def load_series(manifest: Manifest) -> list[kseries.Series]:
+    return [kseries.load_series(ref.name, ref.upstream) for ref in manifest.series]
+
+
+def series_to_apply(manifest: Manifest) -> list[kseries.Series]:
+    """The manifest's series that carry patches (not merged upstream)."""
+    return [one for one in load_series(manifest) if not one.is_upstream]
+
+
 def patch(manifest: Manifest, tree: source.Tree) -> PatchedTree:
-    loaded = [kseries.load_series(ref.name, ref.upstream) for ref in manifest.series]
+    loaded = load_series(manifest)
     to_apply = [one for one in loaded if not one.is_upstream]
     tree = kseries.tree_for(tree, to_apply)
     log = paths.cache_dir("logs") / f"patch-{tree.identity}.log"

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from harness import checkpatch, kconfig, manifest as manifests, pipeline, series as kseries
+from harness import checkpatch, kconfig, manifest as manifests, pipeline
 
 
 @pytest.fixture
@@ -19,10 +19,7 @@ def manifest(request):
 def test_checkpatch_strict_reports_no_errors(manifest, results_dir):
     tree = pipeline.fetch(manifest)
     checked = 0
-    for ref in manifest.series:
-        one = kseries.load_series(ref.name, ref.upstream)
-        if one.is_upstream:
-            continue
+    for one in pipeline.series_to_apply(manifest):
         reports = checkpatch.check_series(tree.path, one, results_dir / f"checkpatch-{one.name}.log")
         checked += len(reports)
         failing = [f"{r.patch.name}: {r.errors} errors\n{r.output}" for r in reports if r.errors]
