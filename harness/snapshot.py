@@ -8,8 +8,8 @@ the frames of each handle once. The records are tallied as they stream in,
 by handle where a stack is wanted; show_stacks_handles is read after them (the
 stack list only grows, so every handle the dump names is listed, but for the
 exceptions in harness.parse.handles) and the tallies are re-keyed by stack on
-the host. Measured on 7.3 after dd 256 MiB: 2.1 s against 7.3 s for full text
-read the same way (11.7-14.2 s for a plain `cat` over SSH); the kernel's own
+the host. Measured on 7.3 after dd 256 MiB: 2.1 s against 8.1 s for full text
+read the same way (18.7 s for a plain `cat` over SSH, parsed); the kernel's own
 work alone differs by 4.6x. 3.7% of the pages (early_handle's 2382, and 497 on
 stacks never listed) stay keyed by handle number (tests/data/real-7.3/README.md).
 
