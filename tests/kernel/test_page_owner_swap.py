@@ -82,8 +82,9 @@ def swap_records(shell) -> int:
 
 @pytest.mark.build_label(YY)
 @pytest.mark.cmdline("page_owner=on,swap")
-def test_swapoff_with_pages_in_swap_leaves_no_record(shell, results_dir):
-    config = workloads.RoundTripConfig()
+@pytest.mark.parametrize("data", ["zero", "pattern"])  # zero-filled entries, or pages read back from the disk
+def test_swapoff_with_pages_in_swap_leaves_no_record(shell, results_dir, data):
+    config = workloads.RoundTripConfig(data=data)
     workloads.prepare_round_trip(shell, config)
     start = workloads.snapshot(shell, "start", results_dir, config)  # MemAvailable before dd sizes DD
     workloads.fill_file(shell, config)
@@ -94,6 +95,8 @@ def test_swapoff_with_pages_in_swap_leaves_no_record(shell, results_dir):
     assert swap_records(shell) == 0, "swapoff must drop or restore every record"
     after = workloads.snapshot(shell, "after-swapoff", results_dir, config)
     assert after.page_owner.comm("dd") >= FILE_MIB * 0.97, "swapoff brings pages back with their owner"
+    came_in = "swpin_zero" if data == "zero" else "pswpin"
+    assert after.vmstat.get(came_in, 0) >= FILE_MIB * PAGES_PER_MIB * 0.8, f"swapoff read them in: {came_in}"
 
 
 @pytest.mark.build_label(YY)
