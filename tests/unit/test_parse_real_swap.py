@@ -5,6 +5,7 @@ tests/data/real-7.3/README.md): dd's 256 MiB tmpfs file in swap ("DD-*"),
 then read back by cat ("cat-*"); and the same pushed through zswap.
 """
 
+import functools
 import json
 import lzma
 import subprocess
@@ -48,6 +49,7 @@ def text(path: Path) -> str:
     return path.read_text()
 
 
+@functools.cache
 def dump(directory: Path, name: str) -> str:
     compressed = directory / f"{name}.txt.xz"
     return text(compressed if compressed.exists() else directory / f"{name}.txt")
