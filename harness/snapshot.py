@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Protocol, Sequence
 
 from harness.errors import HarnessError
+from harness.ssh import CommandFailed
 from harness.parse import aggregate
 from harness.parse.aggregate import DIMENSIONS, Summary
 from harness.parse.detect import PAGE_OWNER as PAGE_OWNER_KIND
@@ -185,12 +186,10 @@ def read_page_owner(
             summary = tally(until(lines, STACKS_MARK))
             stacks_dump = stacks_dump_for(dump) if dump is not None else None
             handles = load_handle_map(keep(lines, stacks_dump), source=stacks)
-        except HarnessError as error:
-            if error.message.startswith("guest command failed"):
-                raise HarnessError(f"cannot read {path} in the guest: {error.message}",
-                                   hint="is page_owner=on on the kernel command line?",
-                                   artifacts=error.artifacts) from None
-            raise
+        except CommandFailed as error:
+            raise HarnessError(f"cannot read {path} in the guest: {error.message}",
+                               hint="is page_owner=on on the kernel command line?",
+                               artifacts=error.artifacts) from None
     join = aggregate.join_summary(summary, handles)
     return OwnerSnapshot(HANDLE, summary, time.monotonic() - started, dump, stacks_dump, join)
 

@@ -33,6 +33,14 @@ logging.getLogger("paramiko").addHandler(logging.NullHandler())
 USER = "root"
 
 
+class CommandFailed(HarnessError):
+    """A guest command ran and exited with a non-zero status."""
+
+    def __init__(self, message: str, status: int, artifacts: list[str] | None = None):
+        super().__init__(message, artifacts=artifacts)
+        self.status = status
+
+
 @dataclass(frozen=True)
 class CommandResult:
     command: str
@@ -221,10 +229,10 @@ class Shell:
         """run(), raising if the command's status is not 0."""
         result = self.run(command, timeout, input=input)
         if not result.ok:
-            raise HarnessError(
+            raise CommandFailed(
                 f"guest command failed (status {result.status}): {result.command}\n"
                 f"    stdout: {_tail(result.stdout)}\n    stderr: {_tail(result.stderr)}",
-                artifacts=self._artifacts())
+                result.status, artifacts=self._artifacts())
         return result
 
     def stream(self, command: Sequence[str] | str, timeout: float = 60.0, *,
@@ -320,8 +328,8 @@ class Shell:
                   f"streamed {count} lines ({size} bytes{' gzipped' if compressed else ''})\n"
                   + (f"--- stderr\n{stderr}" if stderr else ""))
         if status != 0:
-            raise HarnessError(f"guest command failed (status {status}): {text}\n"
-                               f"    stderr: {_tail(stderr)}", artifacts=self._artifacts())
+            raise CommandFailed(f"guest command failed (status {status}): {text}\n"
+                                f"    stderr: {_tail(stderr)}", status, artifacts=self._artifacts())
 
     def _split_status(self, text: str, rest: list[bytes], status_line: str, err: bytes) -> int:
         """Take the `STATUS_LINE N` line off the end of `rest`; N is the command's status."""

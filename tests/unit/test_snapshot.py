@@ -8,6 +8,7 @@ import pytest
 
 from harness import snapshot, workloads
 from harness.errors import HarnessError
+from harness.ssh import CommandFailed
 from harness.parse import summarise
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
@@ -47,7 +48,7 @@ class FakeGuest:
 
     def _text(self, path):
         if self.kernel == "disabled":
-            raise HarnessError("guest command failed (status 1): cat -- x\n    stderr: cat: x: Invalid argument")
+            raise CommandFailed("guest command failed (status 1): cat -- x\n    stderr: cat: x: Invalid argument", 1)
         yield from {snapshot.PAGE_OWNER: FULL, snapshot.STACKS_HANDLES: STACKS_HANDLES}[path].split("\n")
 
     def _read(self, mode):
@@ -58,7 +59,7 @@ class FakeGuest:
         if why is None:
             yield snapshot.MARK + "handle"
             if self.kernel == "disabled":
-                raise HarnessError("guest command failed (status 5): sh -c ...\n    stderr: cat: -: Invalid argument")
+                raise CommandFailed("guest command failed (status 5): sh -c ...\n    stderr: cat: -: Invalid argument", 5)
             yield from HANDLES.split("\n")
             yield snapshot.STACKS_MARK
             yield from self._text(snapshot.STACKS_HANDLES)
