@@ -1,6 +1,8 @@
 """The series as a maintainer would receive it: checkpatch clean, every configuration builds warning-free.
 
 Build-only: these need the manifest's tree and builds, not a booted guest.
+Run for --manifest (the page_owner swap series' configurations) and for
+ghost-swap-7.3 (both series; SWAP=y/ZSWAP=y, SWAP=y/ZSWAP=n and SWAP=n).
 """
 
 import json
@@ -10,9 +12,26 @@ import pytest
 from harness import checkpatch, kconfig, manifest as manifests, pipeline
 
 
-@pytest.fixture
+SERIES_MANIFESTS = ("--manifest", "ghost-swap-7.3")
+
+
+@pytest.fixture(params=SERIES_MANIFESTS)
 def manifest(request):
-    return manifests.load(request.config.getoption("--manifest"))
+    name = request.config.getoption("--manifest") if request.param == "--manifest" else request.param
+    if request.param != "--manifest" and name == request.config.getoption("--manifest"):
+        pytest.skip(f"{name} is --manifest: checked once, in the --manifest case")
+    return manifests.load(name)
+
+
+def wanted_symbols(variables: dict) -> dict[str, bool | None]:
+    """Kconfig symbols a build's profile variables ask for (None: not asked)."""
+    swap = variables.get("swap")
+    return {
+        "PAGE_OWNER": variables.get("page_owner"),
+        "SWAP_PAGE_OWNER": variables.get("swap_page_owner"),
+        "SWAP": swap,
+        "ZSWAP": None if swap is None else bool(swap and variables.get("zswap")),
+    }
 
 
 @pytest.mark.build_only
@@ -36,8 +55,7 @@ def test_every_configuration_builds_warning_free(manifest, results_dir):
         assert metadata["status"] == "ok", configured.ref.label
         assert metadata.get("warnings", []) == [], f"{configured.ref.label}: {result.directory / 'build.log'}"
         config = kconfig.read_config(result.directory / "config")
-        for symbol, wanted in (("PAGE_OWNER", configured.ref.variables.get("page_owner")),
-                               ("SWAP_PAGE_OWNER", configured.ref.variables.get("swap_page_owner"))):
+        for symbol, wanted in wanted_symbols(configured.ref.variables).items():
             if wanted is not None:
                 assert config.get(symbol, "n") == ("y" if wanted else "n"), f"{configured.ref.label}: {symbol}"
         rows.append(f"{configured.ref.label}: ok, 0 warnings, {result.directory}")
