@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, str] = {
     "snapshot": "snapshot:bench_snapshot",
     "boot": "boot:bench_boot",
     "round_trip": "round_trip:bench_round_trip",
+    "ghost": "ghost:bench_ghost",
 }
 
 
