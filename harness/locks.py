@@ -11,6 +11,7 @@ somebody really holds the lock, and that somebody has overwritten it).
 
 import fcntl
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,21 @@ def lock_file(directory: Path) -> Path:
     return directory.with_name(directory.name + ".lock")
 
 
+def _acquire(fd: int, what: str, say: Callable[[str], None]) -> None:
+    holder = ""
+    for _ in range(100):  # a new holder writes its pid right after taking the lock: give it a moment
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+        if holder:
+            break
+        time.sleep(0.01)
+    say(f"waiting for {what} held by {f'pid {holder}' if holder else 'another process'}")
+    fcntl.flock(fd, fcntl.LOCK_EX)
+
+
 @contextmanager
 def exclusive(path: Path, what: str, say: Callable[[str], None] = _say) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if missing); if another process holds it,
@@ -36,12 +52,7 @@ def exclusive(path: Path, what: str, say: Callable[[str], None] = _say) -> Itera
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # no O_TRUNC: the holder's pid is in there
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            say(f"waiting for {what} held by {f'pid {holder}' if holder else 'another process'}")
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        _acquire(fd, what, say)
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
