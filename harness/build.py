@@ -15,7 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from harness import locks, paths
@@ -218,7 +218,3 @@ def _count_objects(work_dir: Path) -> int:
 def _previous_object_count(work_dir: Path) -> int | None:
     counter = work_dir / "mmharness-objects"
     return int(counter.read_text()) if counter.is_file() else None
-
-
-def describe(result: BuildResult) -> dict:
-    return {**asdict(result), "directory": str(result.directory)}
