@@ -2,7 +2,9 @@
 
 A build directory per (tree, profile) under the cache is reused so make and
 ccache only redo what changed; the artifacts of a finished build are stored
-under builds/<key>/ and an identical input is never built again.
+under builds/<key>/ and an identical input is never built again. Runs sharing
+the cache lock both: one builds a key while the others wait and then reuse
+it, and make never runs twice at once in one build directory.
 """
 
 import hashlib
@@ -13,10 +15,10 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
-from harness import paths
+from harness import locks, paths
 from harness.errors import HarnessError
 from harness.proc import require_tools, run
 
@@ -31,8 +33,9 @@ class BuildRequest:
     tree: Path
     tree_identity: str
     label: str  # e.g. page-owner[page_owner=y,swap_page_owner=n]
-    work_dir: Path  # the O= directory, holding the verified .config
+    work_dir: Path  # the O= directory, shared by the runs building this tree and profile
     series: tuple[str, ...]
+    config_text: str  # the verified .config this build is for, as configured (it makes the key)
 
 
 @dataclass(frozen=True)
@@ -63,9 +66,9 @@ def compiler_version() -> str:
     return subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 
 
-def normalized_config(config: Path) -> str:
+def normalized_config(config_text: str) -> str:
     """The .config without its generated header (which names the compiler and date)."""
-    return "\n".join(line for line in config.read_text().splitlines()
+    return "\n".join(line for line in config_text.splitlines()
                      if line.startswith("CONFIG_") or line.startswith("# CONFIG_"))
 
 
@@ -117,27 +120,50 @@ def _write_metadata(path: Path, data: dict) -> None:
     tmp.replace(path)
 
 
+def _finished(out: Path) -> bool:
+    metadata_file = out / "metadata.json"
+    if not metadata_file.is_file():
+        return False
+    metadata = json.loads(metadata_file.read_text())
+    return metadata.get("status") == "ok" and all((out / name).is_file() for name in ARTIFACTS)
+
+
 def build(request: BuildRequest) -> BuildResult:
+    """The finished build of the request's key: from the cache, after waiting for the run
+    that is building it, or built now."""
     require_tools("make", "gcc", "flex", "bison", "bc", "perl", purpose="building a kernel")
     started = time.monotonic()
-    config = request.work_dir / ".config"
-    key = build_key(_tree_head(request.tree), request.tree_identity, normalized_config(config),
-                    compiler_version())
+    compiler = compiler_version()
+    key = build_key(_tree_head(request.tree), request.tree_identity,
+                    normalized_config(request.config_text), compiler)
     out = paths.cache_dir("builds", key)
-    metadata_file = out / "metadata.json"
-    if metadata_file.is_file():
-        metadata = json.loads(metadata_file.read_text())
-        if metadata.get("status") == "ok" and all((out / name).is_file() for name in ARTIFACTS):
+    if _finished(out):
+        return BuildResult(key, out, True, time.monotonic() - started)
+    # The key's lock first (the run holding it is building this very kernel), then the
+    # work directory's (configuring or building something else in the same O= directory).
+    with (locks.exclusive(locks.lock_file(out), f"build {request.label} ({key})"),
+          locks.exclusive(locks.lock_file(request.work_dir), f"work directory {request.work_dir}")):
+        if _finished(out):  # built by the run we waited for
             return BuildResult(key, out, True, time.monotonic() - started)
+        _make(request, key, compiler, out, started)
+    return BuildResult(key, out, False, time.monotonic() - started)
 
+
+def _make(request: BuildRequest, key: str, compiler: str, out: Path, started: float) -> None:
+    metadata_file = out / "metadata.json"
     metadata = {
         "status": "building", "key": key, "label": request.label, "tree": str(request.tree),
         "tree_identity": request.tree_identity, "series": list(request.series),
-        "work_dir": str(request.work_dir), "compiler": compiler_version(),
+        "work_dir": str(request.work_dir), "compiler": compiler,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "targets": list(TARGETS),
     }
     _write_metadata(metadata_file, metadata)  # first, so a killed build still explains itself
-    shutil.copy(config, out / "config")
+    config = request.work_dir / ".config"
+    if not config.is_file() or config.read_text() != request.config_text:
+        # Another run configured this shared directory differently since ours (e.g. a
+        # checkout with other fragments): build what this request was verified with.
+        config.write_text(request.config_text)
+    (out / "config").write_text(request.config_text)
     command = ["make", "-C", str(request.tree), f"O={request.work_dir}", "ARCH=x86_64",
                f"-j{os.cpu_count() or 1}", *TARGETS]
     env = dict(os.environ)
@@ -183,7 +209,6 @@ def build(request: BuildRequest) -> BuildResult:
     _write_metadata(metadata_file, metadata)
     if progress.done:
         (request.work_dir / "mmharness-objects").write_text(str(_count_objects(request.work_dir)))
-    return BuildResult(key, out, False, time.monotonic() - started)
 
 
 def _count_objects(work_dir: Path) -> int:
@@ -193,7 +218,3 @@ def _count_objects(work_dir: Path) -> int:
 def _previous_object_count(work_dir: Path) -> int | None:
     counter = work_dir / "mmharness-objects"
     return int(counter.read_text()) if counter.is_file() else None
-
-
-def describe(result: BuildResult) -> dict:
-    return {**asdict(result), "directory": str(result.directory)}

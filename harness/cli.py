@@ -4,7 +4,7 @@ import argparse
 import sys
 
 from harness import manifest as manifests
-from harness import checkpatch, paths, pipeline
+from harness import checkpatch, parse_cli, paths, pipeline
 from harness.errors import HarnessError
 
 
@@ -53,7 +53,6 @@ def cmd_checkpatch(args: argparse.Namespace) -> int:
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from harness import parse_cli
     return parse_cli.run(args)
 
 
@@ -70,14 +69,9 @@ def make_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--manifest", "-m", default="default", help="manifest name or YAML path")
         sub.set_defaults(function=function)
-    try:
-        from harness import parse_cli
-    except ImportError:
-        parse_cli = None
-    if parse_cli is not None:
-        sub = commands.add_parser("parse", help="parse a page_owner / swap_page_owner / stacks dump")
-        parse_cli.add_arguments(sub)
-        sub.set_defaults(function=cmd_parse)
+    sub = commands.add_parser("parse", help="parse a page_owner / swap_page_owner / stacks dump")
+    parse_cli.add_arguments(sub)
+    sub.set_defaults(function=cmd_parse)
     return parser
 
 

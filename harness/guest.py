@@ -6,7 +6,6 @@ definition and everything the harness puts into the rootfs (PID 1, sshd
 config, the customize hook), so editing any of them rebuilds the guest.
 """
 
-import fcntl
 import hashlib
 import json
 import re
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from harness import paths
+from harness import locks, paths
 from harness.errors import HarnessError
 from harness.proc import require_tools, run
 from harness.source import system_debian_mirror
@@ -198,8 +197,7 @@ def build_guest(spec: GuestSpec) -> GuestImage:
     if cached:
         return cached
     require_tools("mmdebstrap", "mke2fs", "ssh-keygen", purpose=f"building guest {spec.name}")
-    with open(guests / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be building the same guest
+    with locks.exclusive(guests / f"{key}.lock", f"guest {spec.name} ({key})"):  # another run may be building it
         cached = _loaded(final)
         if cached:
             return cached

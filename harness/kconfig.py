@@ -14,6 +14,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from harness import locks
 from harness.errors import HarnessError
 from harness.paths import REPO_ROOT
 from harness.proc import require_tools, run
@@ -316,22 +317,30 @@ class ConfigResult:
     config: Path  # the final .config in the build directory
     fragment: Path
     expected_unknown: tuple[str, ...]
+    # The verified .config as this run wrote it: another run may rewrite the shared file later.
+    text: str = field(repr=False)
 
 
 def configure(tree: Path, build_dir: Path, profile: Profile, applied_series: set[str],
               log: Path) -> ConfigResult:
-    """base config + rendered fragment -> olddefconfig -> verified .config in build_dir."""
+    """base config + rendered fragment -> olddefconfig -> verified .config in build_dir.
+
+    Holds build_dir's lock (as a kernel build in it does), so two runs never
+    configure, or configure and build, in the same directory at once.
+    """
     require_tools("make", "gcc", "flex", "bison", purpose="configuring a kernel")
     build_dir.mkdir(parents=True, exist_ok=True)
     fragment_text, requests = render(profile)
-    fragment = build_dir / "mmharness-fragment.config"
-    fragment.write_text(fragment_text)
-    make = ["make", "-C", str(tree), f"O={build_dir}", "ARCH=x86_64"]
-    run([*make, profile.base], what=f"make {profile.base}", log=log)
-    run([str(tree / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(build_dir),
-         str(build_dir / ".config"), str(fragment)], cwd=build_dir, what="merge_config.sh", log=log)
-    run([*make, "olddefconfig"], what="make olddefconfig", log=log)
-    config = build_dir / ".config"
-    result = verify(requests, read_config(config), index_kconfig(tree), profile, applied_series)
+    with locks.exclusive(locks.lock_file(build_dir), f"work directory {build_dir}"):
+        fragment = build_dir / "mmharness-fragment.config"
+        fragment.write_text(fragment_text)
+        make = ["make", "-C", str(tree), f"O={build_dir}", "ARCH=x86_64"]
+        run([*make, profile.base], what=f"make {profile.base}", log=log)
+        run([str(tree / "scripts/kconfig/merge_config.sh"), "-m", "-O", str(build_dir),
+             str(build_dir / ".config"), str(fragment)], cwd=build_dir, what="merge_config.sh", log=log)
+        run([*make, "olddefconfig"], what="make olddefconfig", log=log)
+        config = build_dir / ".config"
+        text = config.read_text()
+        result = verify(requests, read_config(config), index_kconfig(tree), profile, applied_series)
     result.raise_if_failed(config)
-    return ConfigResult(config, fragment, tuple(result.expected_unknown))
+    return ConfigResult(config, fragment, tuple(result.expected_unknown), text)

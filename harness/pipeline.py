@@ -26,8 +26,13 @@ class ConfiguredBuild:
     ref: BuildRef
     profile: kconfig.Profile
     patched: PatchedTree
-    work_dir: Path
+    work_dir: Path  # shared with other runs of this tree and profile: see build.build's locks
     result: kconfig.ConfigResult
+
+    @property
+    def config_text(self) -> str:
+        """The .config this run configured and verified (the work directory's may have changed since)."""
+        return self.result.text
 
     @property
     def boots(self) -> bool:
@@ -76,6 +81,7 @@ def build(configured: ConfiguredBuild) -> kbuild.BuildResult:
         label=configured.ref.label,
         work_dir=configured.work_dir,
         series=configured.patched.series,
+        config_text=configured.config_text,
     )
     return kbuild.build(request)
 

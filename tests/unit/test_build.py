@@ -1,4 +1,8 @@
 import json
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 from harness import build as kbuild
 
@@ -15,11 +19,10 @@ def test_key_depends_on_every_input():
     assert base not in others and len(others) == 4
 
 
-def test_normalized_config_ignores_generated_header(tmp_path):
-    one, two = tmp_path / "one", tmp_path / "two"
-    one.write_text("#\n# Linux/x86 7.3.4 Kernel Configuration\n# gcc 12\nCONFIG_A=y\n# CONFIG_B is not set\n")
-    two.write_text("#\n# Linux/x86 7.3.4 Kernel Configuration\n# gcc 13, built today\nCONFIG_A=y\n# CONFIG_B is not set\n")
-    assert kbuild.normalized_config(one) == kbuild.normalized_config(two)
+def test_normalized_config_ignores_generated_header():
+    one = "#\n# Linux/x86 7.3.4 Kernel Configuration\n# gcc 12\nCONFIG_A=y\n# CONFIG_B is not set\n"
+    two = "#\n# Linux/x86 7.3.4 Kernel Configuration\n# gcc 13, built today\nCONFIG_A=y\n# CONFIG_B is not set\n"
+    assert kbuild.normalized_config(one) == kbuild.normalized_config(two) == "CONFIG_A=y\n# CONFIG_B is not set"
 
 
 def test_warnings_found_in_log():
@@ -37,7 +40,7 @@ def test_finished_build_is_reused_without_make(tmp_path, cache):
     work = tmp_path / "work"
     work.mkdir()
     (work / ".config").write_text("CONFIG_A=y\n")
-    request = kbuild.BuildRequest(tree, "t", "label", work, ())
+    request = kbuild.BuildRequest(tree, "t", "label", work, (), "CONFIG_A=y\n")
     key = kbuild.build_key(kbuild._tree_head(tree), "t", "CONFIG_A=y", kbuild.compiler_version())
     done = cache / "builds" / key
     done.mkdir(parents=True)
@@ -63,7 +66,7 @@ def test_failed_build_keeps_log_and_metadata(tmp_path, cache):
     work.mkdir()
     (work / ".config").write_text("CONFIG_A=y\n")
     try:
-        kbuild.build(kbuild.BuildRequest(tree, "t", "label", work, ()))
+        kbuild.build(kbuild.BuildRequest(tree, "t", "label", work, (), "CONFIG_A=y\n"))
     except kbuild.HarnessError as error:
         message = str(error)
     else:
@@ -73,3 +76,92 @@ def test_failed_build_keeps_log_and_metadata(tmp_path, cache):
     metadata = json.loads(metadata_file.read_text())
     assert metadata["status"] == "failed" and metadata["objects"] == 1
     assert "error: boom" in (metadata_file.parent / "build.log").read_text()
+
+
+# Runs one build in its own process, as a pytest-xdist worker or a second nightly would.
+BUILD_IN_PROCESS = """
+import json, sys
+from pathlib import Path
+from harness import build as kbuild
+tree, work = Path(sys.argv[1]), Path(sys.argv[2])
+result = kbuild.build(kbuild.BuildRequest(tree, "t", "label", work, (), (work / ".config").read_text()))
+print("RESULT " + json.dumps({"cached": result.cached, "directory": str(result.directory)}))
+"""
+
+
+def test_two_runs_of_one_build_at_once_one_waits_and_reuses_it(tmp_path, cache):
+    """Two processes build the same key at once: make runs once, the other waits for it and reuses it.
+
+    The fake make blocks until the test releases it, so the second run must
+    arrive while the first still builds, however slow the machine.
+    """
+    runs, release = tmp_path / "make-runs", tmp_path / "release"
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "Makefile").write_text(
+        ".PHONY: vmlinux bzImage\n"
+        "vmlinux:\n"
+        "\t@echo '  CC      init/main.o'\n"
+        f"\t@echo ran >> {runs}\n"
+        f"\t@while [ ! -e {release} ]; do sleep 0.05; done\n"
+        "\t@touch $(O)/vmlinux\n"
+        "bzImage: vmlinux\n"
+        "\t@mkdir -p $(O)/arch/x86/boot && touch $(O)/arch/x86/boot/bzImage\n")
+    git(tree, "init", "-q")
+    git(tree, "add", "-A")
+    git(tree, "commit", "-qm", "base")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".config").write_text("CONFIG_A=y\n")
+    outputs = [tmp_path / "run0.out", tmp_path / "run1.out"]
+    processes = []
+    try:
+        for output in outputs:
+            with output.open("w") as out:
+                processes.append(subprocess.Popen([sys.executable, "-u", "-c", BUILD_IN_PROCESS, str(tree), str(work)],
+                                                  stdout=out, stderr=subprocess.STDOUT))
+        deadline = time.monotonic() + 60
+        while not any("waiting for build label" in output.read_text() for output in outputs):
+            assert time.monotonic() < deadline, [output.read_text() for output in outputs]
+            assert all(process.poll() is None for process in processes), [output.read_text() for output in outputs]
+            assert not runs.exists() or runs.read_text() == "ran\n", "make ran twice at once"
+            time.sleep(0.05)
+        release.touch()
+        for process in processes:
+            assert process.wait(timeout=60) == 0
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.kill()
+    texts = [output.read_text() for output in outputs]
+    results = [json.loads(text.split("RESULT ", 1)[1]) for text in texts]
+    waiter = next(i for i, text in enumerate(texts) if "waiting for build label" in text)
+    builder = 1 - waiter
+    key = Path(results[builder]["directory"]).name
+    assert runs.read_text() == "ran\n"  # make ran once, for both
+    assert results[builder]["cached"] is False and results[waiter]["cached"] is True
+    assert results[waiter]["directory"] == results[builder]["directory"]
+    assert f"waiting for build label ({key}) held by pid {processes[builder].pid}" in texts[waiter]
+    assert "building label" not in texts[waiter]
+    done = Path(results[builder]["directory"])
+    assert json.loads((done / "metadata.json").read_text())["status"] == "ok"
+    assert (done / "config").read_text() == "CONFIG_A=y\n"
+
+
+def test_key_and_make_use_the_configured_text_not_the_shared_file(tmp_path, cache):
+    """Another run may reconfigure the shared work directory after ours: we build what we verified."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "Makefile").write_text(".PHONY: vmlinux bzImage\nvmlinux:\n\t@cp $(O)/.config $(O)/seen-config\n"
+                                   "\t@touch $(O)/vmlinux\nbzImage: vmlinux\n"
+                                   "\t@mkdir -p $(O)/arch/x86/boot && touch $(O)/arch/x86/boot/bzImage\n")
+    git(tree, "init", "-q")
+    git(tree, "add", "-A")
+    git(tree, "commit", "-qm", "base")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".config").write_text("CONFIG_OTHER=y\n")  # left by another run
+    result = kbuild.build(kbuild.BuildRequest(tree, "t", "label", work, (), "# header\nCONFIG_A=y\n"))
+    assert result.key == kbuild.build_key(kbuild._tree_head(tree), "t", "CONFIG_A=y", kbuild.compiler_version())
+    assert (work / "seen-config").read_text() == "# header\nCONFIG_A=y\n"
+    assert result.config.read_text() == "# header\nCONFIG_A=y\n"

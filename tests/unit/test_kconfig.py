@@ -104,6 +104,7 @@ def test_dropped_values_name_fragment_line_and_dependency(kernel_tree, tmp_path)
 def test_shipped_profile_verifies_on_real_tree(kernel_tree, tmp_path):
     profile = kconfig.load_profile("page-owner", {"page_owner": True, "swap_page_owner": True})
     result = kconfig.configure(kernel_tree, tmp_path / "build", profile, set(), tmp_path / "log")
+    assert result.text == result.config.read_text()  # what a build of this run keys on
     final = kconfig.read_config(result.config)
     assert final["PAGE_OWNER"] == "y" and final["SWAP"] == "y" and final["ZSWAP"] == "y"
     assert final.get("UNWINDER_GUESS", "n") == "n"

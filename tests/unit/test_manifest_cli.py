@@ -63,7 +63,7 @@ def test_cli_unknown_manifest_and_profile(tmp_path):
     assert result.returncode == 1 and "is not a kernel tree" in result.stderr
 
 
-def test_cli_unknown_profile_named(tmp_path, kernel_tree):
+def test_cli_unknown_profile_named(tmp_path, kernel_tree, cache):
     path = tmp_path / "m.yaml"
     path.write_text(f"source: {{kind: path, path: {kernel_tree}}}\nbuilds: [{{profile: no-such-profile}}]\n")
     result = run_cli("config", "--manifest", str(path))
@@ -72,7 +72,7 @@ def test_cli_unknown_profile_named(tmp_path, kernel_tree):
     assert "Traceback" not in result.stderr
 
 
-def test_cli_missing_series_entry(tmp_path, kernel_tree):
+def test_cli_missing_series_entry(tmp_path, kernel_tree, cache):
     series = tmp_path / "broken"
     series.mkdir()
     (series / "series").write_text("0001-gone.patch\n")
@@ -83,7 +83,7 @@ def test_cli_missing_series_entry(tmp_path, kernel_tree):
     assert result.returncode == 1 and "0001-gone.patch' does not exist" in result.stderr
 
 
-def test_cli_missing_tool(tmp_path, kernel_tree):
+def test_cli_missing_tool(tmp_path, kernel_tree, cache):
     """With no flex on PATH, configuring names the tool and how to install it."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import parse_cli
+from harness import cli, parse_cli
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 STACK_MODE = DATA / "page_owner-7.3-mode-stack.txt"
@@ -131,7 +131,6 @@ def test_python_dash_m(tmp_path):
 
 
 def test_wired_into_mmharness_cli(capsys):
-    cli = pytest.importorskip("harness.cli")
     code = cli.main(["parse", str(STACK_MODE), "--cull", "tgid", "--sort", "pages", "--top", "1"])
     out = capsys.readouterr().out
     assert code == 0 and "TGID 1480" in out
