@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-utils dpkg \
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk
 
-.PHONY: setup build test test-kernel test-series checkpatch check bench clean
+.PHONY: setup build test test-tree test-kernel test-series checkpatch check bench clean
 
 setup:
 	$(SUDO) apt-get update -q
@@ -22,6 +22,10 @@ build:
 test:
 	$(BIN)/pytest -q tests/unit
 
+# Unit tests that read the cached Linux tree (Kconfig, series, page_owner_sort).
+test-tree:
+	$(BIN)/pytest -q tests/unit -m kernel_tree
+
 # The kernel suite CI runs: every test in tests/kernel (they have all passed here).
 KERNEL_TESTS ?= tests/kernel
 
@@ -34,7 +38,7 @@ test-series: build
 checkpatch:
 	$(BIN)/mmharness checkpatch --manifest $(MANIFEST)
 
-check: test test-kernel
+check: test test-kernel test-tree  # test-tree after the kernel suite has fetched the tree
 
 bench:
 	$(BIN)/python -m harness.bench
