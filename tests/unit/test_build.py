@@ -9,6 +9,20 @@ from harness import build as kbuild
 from conftest import git
 
 
+def fake_tree(tmp_path, makefile: str, work_config: str):
+    """A committed git tree whose Makefile stands in for Kbuild, and a work dir with a .config."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "Makefile").write_text(makefile)
+    git(tree, "init", "-q")
+    git(tree, "add", "-A")
+    git(tree, "commit", "-qm", "base")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / ".config").write_text(work_config)
+    return tree, work
+
+
 def test_key_depends_on_every_input():
     base = kbuild.build_key("tree1", "debian-x", "CONFIG_A=y", "gcc 12")
     assert base == kbuild.build_key("tree1", "debian-x", "CONFIG_A=y", "gcc 12")
@@ -31,15 +45,7 @@ def test_warnings_found_in_log():
 
 
 def test_finished_build_is_reused_without_make(tmp_path, cache):
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    (tree / "Makefile").write_text("all:\n")
-    git(tree, "init", "-q")
-    git(tree, "add", "-A")
-    git(tree, "commit", "-qm", "base")
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / ".config").write_text("CONFIG_A=y\n")
+    tree, work = fake_tree(tmp_path, "all:\n", "CONFIG_A=y\n")
     request = kbuild.BuildRequest(tree, "t", "label", work, (), "CONFIG_A=y\n")
     key = kbuild.build_key(kbuild._tree_head(tree), "t", "CONFIG_A=y", kbuild.compiler_version())
     done = cache / "builds" / key
@@ -55,16 +61,8 @@ def test_finished_build_is_reused_without_make(tmp_path, cache):
 
 
 def test_failed_build_keeps_log_and_metadata(tmp_path, cache):
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    (tree / "Makefile").write_text("bzImage: vmlinux\nvmlinux:\n\t@echo '  CC      init/main.o'\n"
-                                   "\t@echo 'init/main.c:1: error: boom'; exit 2\n")
-    git(tree, "init", "-q")
-    git(tree, "add", "-A")
-    git(tree, "commit", "-qm", "base")
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / ".config").write_text("CONFIG_A=y\n")
+    tree, work = fake_tree(tmp_path, "bzImage: vmlinux\nvmlinux:\n\t@echo '  CC      init/main.o'\n"
+                                   "\t@echo 'init/main.c:1: error: boom'; exit 2\n", "CONFIG_A=y\n")
     try:
         kbuild.build(kbuild.BuildRequest(tree, "t", "label", work, (), "CONFIG_A=y\n"))
     except kbuild.HarnessError as error:
@@ -96,23 +94,14 @@ def test_two_runs_of_one_build_at_once_one_waits_and_reuses_it(tmp_path, cache):
     arrive while the first still builds, however slow the machine.
     """
     runs, release = tmp_path / "make-runs", tmp_path / "release"
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    (tree / "Makefile").write_text(
-        ".PHONY: vmlinux bzImage\n"
+    tree, work = fake_tree(tmp_path, ".PHONY: vmlinux bzImage\n"
         "vmlinux:\n"
         "\t@echo '  CC      init/main.o'\n"
         f"\t@echo ran >> {runs}\n"
         f"\t@while [ ! -e {release} ]; do sleep 0.05; done\n"
         "\t@touch $(O)/vmlinux\n"
         "bzImage: vmlinux\n"
-        "\t@mkdir -p $(O)/arch/x86/boot && touch $(O)/arch/x86/boot/bzImage\n")
-    git(tree, "init", "-q")
-    git(tree, "add", "-A")
-    git(tree, "commit", "-qm", "base")
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / ".config").write_text("CONFIG_A=y\n")
+        "\t@mkdir -p $(O)/arch/x86/boot && touch $(O)/arch/x86/boot/bzImage\n", "CONFIG_A=y\n")
     outputs = [tmp_path / "run0.out", tmp_path / "run1.out"]
     processes = []
     try:
@@ -150,17 +139,10 @@ def test_two_runs_of_one_build_at_once_one_waits_and_reuses_it(tmp_path, cache):
 
 def test_key_and_make_use_the_configured_text_not_the_shared_file(tmp_path, cache):
     """Another run may reconfigure the shared work directory after ours: we build what we verified."""
-    tree = tmp_path / "tree"
-    tree.mkdir()
-    (tree / "Makefile").write_text(".PHONY: vmlinux bzImage\nvmlinux:\n\t@cp $(O)/.config $(O)/seen-config\n"
-                                   "\t@touch $(O)/vmlinux\nbzImage: vmlinux\n"
-                                   "\t@mkdir -p $(O)/arch/x86/boot && touch $(O)/arch/x86/boot/bzImage\n")
-    git(tree, "init", "-q")
-    git(tree, "add", "-A")
-    git(tree, "commit", "-qm", "base")
-    work = tmp_path / "work"
-    work.mkdir()
-    (work / ".config").write_text("CONFIG_OTHER=y\n")  # left by another run
+    tree, work = fake_tree(tmp_path, ".PHONY: vmlinux bzImage\nvmlinux:\n\t@cp $(O)/.config $(O)/seen-config\n"
+                                     "\t@touch $(O)/vmlinux\nbzImage: vmlinux\n"
+                                     "\t@mkdir -p $(O)/arch/x86/boot && touch $(O)/arch/x86/boot/bzImage\n",
+                           "CONFIG_OTHER=y\n")  # a .config left by another run
     result = kbuild.build(kbuild.BuildRequest(tree, "t", "label", work, (), "# header\nCONFIG_A=y\n"))
     assert result.key == kbuild.build_key(kbuild._tree_head(tree), "t", "CONFIG_A=y", kbuild.compiler_version())
     assert (work / "seen-config").read_text() == "# header\nCONFIG_A=y\n"
