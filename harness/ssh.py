@@ -190,8 +190,9 @@ class Shell:
                     out += channel.recv(1 << 16)
                 while channel.recv_stderr_ready():
                     err += channel.recv_stderr(1 << 16)
-                # Exit status and close arrive after all data: nothing is left behind.
-                if channel.exit_status_ready() or channel.closed:
+                # Only the channel close comes after all data: sshd may send the exit
+                # status while the command's last stderr writes are still in its pipe.
+                if channel.closed:
                     if not channel.recv_ready() and not channel.recv_stderr_ready():
                         break
                     continue
@@ -310,6 +311,9 @@ class Shell:
             for line in rest:
                 yield line.decode(errors="replace")
             status = self._status(channel)
+            closing = time.monotonic() + 5
+            while not channel.closed and time.monotonic() < closing:  # late stderr, as in run()
+                select.select([channel], [], [], 0.1)
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(1 << 16)
         except zlib.error as error:

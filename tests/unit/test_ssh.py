@@ -4,6 +4,7 @@ import shlex
 import socket
 import subprocess
 import threading
+import time
 from pathlib import Path
 
 import paramiko
@@ -58,14 +59,22 @@ def execute(channel: paramiko.Channel, command: str) -> None:
         while data := source.read1(65536):
             send(data)
 
+    # Like sshd at its worst: the exit status goes out before the last stderr
+    # bytes, which only the channel close is guaranteed to follow.
+    late_stderr = bytearray()
     threads = [threading.Thread(target=feed, daemon=True),
                threading.Thread(target=pump, args=(proc.stdout, channel.sendall)),
-               threading.Thread(target=pump, args=(proc.stderr, channel.sendall_stderr))]
+               threading.Thread(target=pump, args=(proc.stderr, late_stderr.extend))]
     for thread in threads:
         thread.start()
     threads[1].join()
     threads[2].join()
+    proc.stdout.close()
+    proc.stderr.close()
     channel.send_exit_status(proc.wait())
+    if late_stderr:
+        time.sleep(0.3)  # longer than the client's select() tick
+        channel.sendall_stderr(bytes(late_stderr))
     channel.close()
 
 
@@ -140,6 +149,13 @@ def test_run_returns_output_and_status(shell, tmp_path):
     log = (tmp_path / "commands.log").read_text()
     assert "$ sh -c 'echo out; echo err >&2; exit 3'" in log and "--- status 3" in log
     assert "err" in log
+
+
+def test_run_keeps_stderr_sent_after_the_exit_status(shell):
+    # A real swapon in the guest: status 255 arrived before "…: Device or resource busy".
+    result = shell.run("printf 'swapon: ' >&2; printf '/dev/ghostswap: swapon failed: busy\\n' >&2; exit 255")
+    assert result.status == 255
+    assert result.stderr == "swapon: /dev/ghostswap: swapon failed: busy\n"
 
 
 def test_run_with_input(shell):
@@ -242,3 +258,8 @@ def test_compressed_stream_keeps_the_commands_status(shell, tmp_path):
 def test_a_spoofed_status_line_is_just_data(shell):
     fake = "mmharness-status-0000000000000000 0"
     assert list(shell.stream(["sh", "-c", f"echo '{fake}'; exit 0"], timeout=10, compressed=True)) == [fake]
+
+
+def test_stream_failure_names_stderr_sent_after_the_exit_status(shell):
+    with pytest.raises(HarnessError, match="late complaint"):
+        list(shell.stream("echo one; echo 'late complaint' >&2; exit 4"))
