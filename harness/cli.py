@@ -9,33 +9,36 @@ from harness.errors import HarnessError
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
-    tree = pipeline.fetch(manifests.load(args.manifest))
-    print(f"{tree.identity}: {tree.path}")
-    for key, value in tree.provenance.items():
-        print(f"  {key}: {value}")
+    for manifest in manifests.load_all(args.manifest):
+        tree = pipeline.fetch(manifest)
+        print(f"{tree.identity}: {tree.path}")
+        for key, value in tree.provenance.items():
+            print(f"  {key}: {value}")
     return 0
 
 
 def cmd_patch(args: argparse.Namespace) -> int:
-    manifest = manifests.load(args.manifest)
-    patched = pipeline.patch(manifest, pipeline.fetch(manifest))
-    print(f"{patched.tree.path}: {', '.join(patched.series) or 'no series'} (log: {patched.log})")
+    for manifest in manifests.load_all(args.manifest):
+        patched = pipeline.patch(manifest, pipeline.fetch(manifest))
+        print(f"{patched.tree.path}: {', '.join(patched.series) or 'no series'} (log: {patched.log})")
     return 0
 
 
 def cmd_config(args: argparse.Namespace) -> int:
-    manifest = manifests.load(args.manifest)
-    patched = pipeline.patch(manifest, pipeline.fetch(manifest))
-    for ref in manifest.builds:
-        configured = pipeline.configure(ref, patched)
-        for note in configured.result.expected_unknown:
-            print(f"note: {note}")
-        print(f"{ref.label}: verified {configured.result.config} (fragment {configured.result.fragment})")
+    for manifest in manifests.load_all(args.manifest):
+        patched = pipeline.patch(manifest, pipeline.fetch(manifest))
+        for ref in manifest.builds:
+            configured = pipeline.configure(ref, patched)
+            for note in configured.result.expected_unknown:
+                print(f"note: {note}")
+            print(f"{manifest.name} {ref.label}: verified {configured.result.config} "
+                  f"(fragment {configured.result.fragment})")
     return 0
 
 
 def cmd_build(args: argparse.Namespace) -> int:
-    pipeline.build_all(manifests.load(args.manifest))
+    for manifest in manifests.load_all(args.manifest):
+        pipeline.build_all(manifest, say=lambda text, name=manifest.name: print(f"[{name}] {text}"))
     return 0
 
 

@@ -93,8 +93,24 @@ def load_profile(name: str, overrides: dict | None = None, root: Path = KCONFIGS
     )
 
 
-def render(profile: Profile) -> tuple[str, list[Request]]:
-    """Render all fragments; return the merged fragment text and the requests."""
+def tree_version(tree: Path) -> tuple[int, int]:
+    """(VERSION, PATCHLEVEL) from the tree's top Makefile, e.g. (7, 3)."""
+    makefile = tree / "Makefile"
+    try:
+        head = makefile.read_text(errors="replace")[:2000]
+    except OSError as error:
+        raise HarnessError(f"{makefile}: cannot read the kernel version: {error}") from None
+    found = dict(re.findall(r"^(VERSION|PATCHLEVEL) = (\d+)$", head, re.M))
+    if len(found) != 2:
+        raise HarnessError(f"{makefile}: no VERSION/PATCHLEVEL lines", hint="is this a Linux tree?")
+    return int(found["VERSION"]), int(found["PATCHLEVEL"])
+
+
+def render(profile: Profile, version: tuple[int, int] | None = None) -> tuple[str, list[Request]]:
+    """Render all fragments; return the merged fragment text and the requests.
+
+    Templates see the profile's variables, `option`, and `version`, the tree's
+    (VERSION, PATCHLEVEL): `{% if version >= (6, 15) %}` for symbols that differ."""
     root = profile.root
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
     lines: list[str] = []
@@ -104,7 +120,10 @@ def render(profile: Profile) -> tuple[str, list[Request]]:
         shown = path.relative_to(root.parent) if root.parent in path.parents else path
         for number, source in enumerate(path.read_text().splitlines(), start=1):
             try:
-                text = env.from_string(source).render(option=_option, **profile.variables).strip()
+                context = {"option": _option, **profile.variables}
+                if version is not None:
+                    context["version"] = tuple(version)
+                text = env.from_string(source).render(**context).strip()
             except jinja2.TemplateError as error:
                 raise HarnessError(f"{shown}:{number}: {error}") from None
             set_match, unset_match = _SET.match(text), _UNSET.match(text)
@@ -330,7 +349,7 @@ def configure(tree: Path, build_dir: Path, profile: Profile, applied_series: set
     """
     require_tools("make", "gcc", "flex", "bison", purpose="configuring a kernel")
     build_dir.mkdir(parents=True, exist_ok=True)
-    fragment_text, requests = render(profile)
+    fragment_text, requests = render(profile, tree_version(tree))
     with locks.exclusive(locks.lock_file(build_dir), f"work directory {build_dir}"):
         fragment = build_dir / "mmharness-fragment.config"
         fragment.write_text(fragment_text)

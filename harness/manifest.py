@@ -11,7 +11,8 @@ from harness.paths import REPO_ROOT
 from harness.source import SourceSpec
 
 MANIFESTS = REPO_ROOT / "harness" / "manifests"
-TOP_KEYS = {"name", "description", "source", "series", "builds", "guest", "machine"}
+TOP_KEYS = {"name", "description", "source", "series", "kernels", "builds", "guest", "machine"}
+KERNEL_KEYS = {"source", "series"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class Manifest:
     builds: tuple[BuildRef, ...]
     guest: str
     machine: MachineDefaults
+    kernel: str = ""  # which of an A/B manifest's `kernels`; the name is then NAME@KERNEL
 
 
 def resolve_path(name_or_path: str) -> Path:
@@ -82,8 +84,18 @@ def _expand(entry: dict, where: str) -> list[BuildRef]:
             for values in itertools.product(*(matrix[n] for n in names))]
 
 
-def load(name_or_path: str) -> Manifest:
-    path = resolve_path(name_or_path)
+def _series(entries, where: str) -> tuple[SeriesRef, ...]:
+    series = []
+    for index, entry in enumerate(entries or []):
+        if isinstance(entry, str):
+            entry = {"name": entry}
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise HarnessError(f"{where}: series[{index}] needs a `name`")
+        series.append(SeriesRef(str(entry["name"]), str(entry.get("upstream", ""))))
+    return tuple(series)
+
+
+def _read(path: Path) -> dict:
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:
@@ -94,13 +106,21 @@ def load(name_or_path: str) -> Manifest:
     unknown = set(data) - TOP_KEYS
     if unknown:
         raise HarnessError(f"{path}: unknown key(s) {sorted(unknown)}", hint=f"known keys: {sorted(TOP_KEYS)}")
-    series = []
-    for index, entry in enumerate(data.get("series") or []):
-        if isinstance(entry, str):
-            entry = {"name": entry}
-        if not isinstance(entry, dict) or "name" not in entry:
-            raise HarnessError(f"{path}: series[{index}] needs a `name`")
-        series.append(SeriesRef(str(entry["name"]), str(entry.get("upstream", ""))))
+    kernels = data.get("kernels")
+    if kernels is not None:
+        if "source" in data or "series" in data:
+            raise HarnessError(f"{path}: `kernels` and a top-level `source`/`series` exclude each other",
+                               hint="an A/B manifest gives each kernel its own source and series")
+        if not isinstance(kernels, dict) or not kernels:
+            raise HarnessError(f"{path}: `kernels` maps a name to a source and series, e.g. v7.3: {{source: ...}}")
+        for name, entry in kernels.items():
+            if not isinstance(entry, dict) or set(entry) - KERNEL_KEYS:
+                raise HarnessError(f"{path}: kernels.{name}: only {sorted(KERNEL_KEYS)} may be given")
+    return data
+
+
+def _manifest(path: Path, data: dict, kernel: str) -> Manifest:
+    own = (data.get("kernels") or {}).get(kernel, data)
     builds = [ref for index, entry in enumerate(data.get("builds") or [])
               for ref in _expand(entry, f"{path}: builds[{index}]")]
     if not builds:
@@ -110,12 +130,43 @@ def load(name_or_path: str) -> Manifest:
         defaults = MachineDefaults(**machine)
     except TypeError as error:
         raise HarnessError(f"{path}: machine: {error}") from None
+    where = f"{path}: kernels.{kernel}" if kernel else str(path)
+    name = str(data.get("name", path.stem))
     return Manifest(
-        name=str(data.get("name", path.stem)),
+        name=f"{name}@{kernel}" if kernel else name,
         path=path,
-        source=SourceSpec.from_dict(data.get("source") or {}, f"{path}: source"),
-        series=tuple(series),
+        source=SourceSpec.from_dict(own.get("source") or {}, f"{where}: source"),
+        series=_series(own.get("series"), where),
         builds=tuple(builds),
         guest=str(data.get("guest", "default")),
         machine=defaults,
+        kernel=kernel,
     )
+
+
+def load_all(name_or_path: str) -> tuple[Manifest, ...]:
+    """Every kernel of a manifest: one, or one per entry of an A/B manifest's `kernels`."""
+    if "@" in name_or_path and not Path(name_or_path).is_file():
+        return (load(name_or_path),)
+    path = resolve_path(name_or_path)
+    data = _read(path)
+    return tuple(_manifest(path, data, kernel) for kernel in (data.get("kernels") or {"": None}))
+
+
+def load(name_or_path: str) -> Manifest:
+    """One kernel's manifest; NAME@KERNEL picks a kernel of an A/B manifest."""
+    base, _, kernel = name_or_path.rpartition("@") if "@" in name_or_path else (name_or_path, "", "")
+    if Path(name_or_path).is_file():
+        base, kernel = name_or_path, ""
+    path = resolve_path(base)
+    data = _read(path)
+    kernels = data.get("kernels") or {}
+    if kernels and kernel not in kernels:
+        choices = ", ".join(f"{path.stem}@{name}" for name in kernels)
+        raise HarnessError(f"manifest {base}: " + (f"has no kernel {kernel!r}" if kernel
+                                                    else "is an A/B manifest with several kernels"),
+                           hint=f"name one of its kernels: {choices}")
+    if kernel and not kernels:
+        raise HarnessError(f"manifest {base} has no `kernels`, so {name_or_path!r} names nothing",
+                           hint=f"use --manifest {base}")
+    return _manifest(path, data, kernel)

@@ -85,8 +85,11 @@ def _cached_tree(final: Path) -> Tree | None:
     return None
 
 
-def system_debian_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
-    """The Debian archive URI already configured for apt on this machine."""
+def system_debian_mirror(sources_dir: Path = Path("/etc/apt"), suite: str = "") -> str:
+    """The Debian archive URI already configured for apt on this machine.
+
+    A `*-security` suite lives in the security archive (…/debian-security),
+    which a machine configures as a URI of its own."""
     uris: list[str] = []
     candidates = [sources_dir / "sources.list"]
     candidates += sorted((sources_dir / "sources.list.d").glob("*.list"))
@@ -102,12 +105,15 @@ def system_debian_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
                     uris.append(words[1])
             elif line.startswith("URIs:"):
                 uris.extend(line.split()[1:])
+    archive = "debian-security" if suite.endswith("-security") else "debian"
     for uri in uris:
-        if re.search(r"/debian/?$", uri):
+        if re.search(rf"/{archive}/?$", uri):
             return uri.rstrip("/")
     raise HarnessError(
-        "no Debian archive found in the apt sources of this machine (/etc/apt)",
-        hint="configure a Debian mirror for apt, or use a git/tarball/path source",
+        f"no {'Debian security archive' if archive != 'debian' else 'Debian archive'} found in "
+        f"the apt sources of this machine ({sources_dir})",
+        hint=f"configure a {archive} mirror for apt (for suite {suite or 'the guest'}), "
+             "or use a git/tarball/path source",
     )
 
 
@@ -121,7 +127,7 @@ class DebianArchive:
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.sources = self.root / "sources.list"
         self.sources.write_text(
-            f"deb [signed-by={DEBIAN_KEYRING}] {system_debian_mirror()} {suite} main\n")
+            f"deb [signed-by={DEBIAN_KEYRING}] {system_debian_mirror(suite=suite)} {suite} main\n")
 
     def _options(self) -> list[str]:
         return [

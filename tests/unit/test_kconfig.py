@@ -34,6 +34,25 @@ def test_render_keeps_template_line_numbers(tmp_path):
     assert "# CONFIG_PAGE_OWNER is not set" in text
 
 
+def test_templates_see_the_tree_version(tmp_path):
+    root = make_kconfigs(tmp_path / "kconfigs", """\
+        {% if version >= (6, 15) %}CONFIG_NEW_ONLY=y{% else %}CONFIG_OLD_ONLY=y{% endif %}
+        """)
+    profile = kconfig.load_profile("test", root=root)
+    assert kconfig.render(profile, (7, 3))[0] == "CONFIG_NEW_ONLY=y\n"
+    assert kconfig.render(profile, (6, 12))[0] == "CONFIG_OLD_ONLY=y\n"
+    with pytest.raises(HarnessError, match="'version' is undefined"):
+        kconfig.render(profile)  # a template that needs the tree, rendered without one
+
+
+def test_tree_version_from_the_makefile(tmp_path):
+    (tmp_path / "Makefile").write_text("# SPDX\nVERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 118\n")
+    assert kconfig.tree_version(tmp_path) == (6, 12)
+    (tmp_path / "Makefile").write_text("all:\n")
+    with pytest.raises(HarnessError, match="no VERSION/PATCHLEVEL"):
+        kconfig.tree_version(tmp_path)
+
+
 def test_profile_variable_override_and_errors(tmp_path):
     root = make_kconfigs(tmp_path / "kconfigs", "{{ option('X', flag) }}\n", {"flag": False})
     assert kconfig.load_profile("test", {"flag": True}, root=root).variables == {"flag": True}
