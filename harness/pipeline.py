@@ -54,6 +54,9 @@ def series_to_apply(manifest: Manifest) -> list[kseries.Series]:
 
 def patch(manifest: Manifest, tree: source.Tree) -> PatchedTree:
     loaded = load_series(manifest)
+    for one in loaded:
+        if one.is_upstream:
+            kseries.check_upstream(one, tree)
     to_apply = [one for one in loaded if not one.is_upstream]
     tree = kseries.tree_for(tree, to_apply)
     log = paths.cache_dir("logs") / f"patch-{tree.identity}.log"

@@ -2,7 +2,9 @@
 
 Applying is idempotent: the patch-ids of the series are compared with the
 commits on top of the tree's base, so an applied series is detected, not
-applied twice. A series marked `upstream` has nothing to apply.
+applied twice. A series marked `upstream` has nothing to apply; its
+`upstream.yaml` lists probes that the tree must pass, so a manifest cannot
+claim a merged series on a tree that lacks it.
 """
 
 import hashlib
@@ -10,6 +12,8 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from harness.errors import HarnessError
 from harness.paths import REPO_ROOT
@@ -20,21 +24,85 @@ PATCHES = REPO_ROOT / "patches"
 GIT_IDENTITY = ["-c", "user.name=mmharness", "-c", "user.email=mmharness@localhost"]
 
 
+PROBE_KINDS = ("absent", "present", "contains")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One fact about a tree that has an upstream series: a file absent, present, or containing a text."""
+
+    kind: str
+    file: str
+    text: str = ""
+    why: str = ""
+
+    def failure(self, tree: Path) -> str:
+        """Why `tree` fails this probe, or "" when it passes."""
+        path = tree / self.file
+        if self.kind == "absent":
+            return f"{self.file} exists" if path.exists() else ""
+        if not path.is_file():
+            return f"{self.file} does not exist"
+        if self.kind == "contains" and self.text not in path.read_text(errors="replace"):
+            return f"{self.file} does not contain {self.text!r}"
+        return ""
+
+    def __str__(self) -> str:
+        what = f"{self.kind} {self.file}" + (f" {self.text!r}" if self.text else "")
+        return what + (f" ({self.why})" if self.why else "")
+
+
 @dataclass(frozen=True)
 class Series:
     name: str
     patches: tuple[Path, ...]  # empty for an upstream series
     upstream: str = ""  # e.g. "v7.3": merged upstream since that version
+    probes: tuple[Probe, ...] = ()  # what a tree with this upstream series must show
 
     @property
     def is_upstream(self) -> bool:
         return bool(self.upstream)
 
 
+def _probes(path: Path, upstream: str) -> tuple[Probe, ...]:
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        raise HarnessError(f"{path}: not valid YAML: {error}") from None
+    if not isinstance(data, dict) or set(data) - {"upstream", "probes"}:
+        raise HarnessError(f"{path}: expected the keys `upstream` and `probes`")
+    if str(data.get("upstream", upstream)) != upstream:
+        raise HarnessError(f"{path}: the series is upstream in {data['upstream']}, the manifest says {upstream}",
+                           hint="make the manifest's `upstream:` match the series")
+    probes = []
+    for index, entry in enumerate(data.get("probes") or []):
+        kinds = [kind for kind in PROBE_KINDS if kind in (entry if isinstance(entry, dict) else {})]
+        if len(kinds) != 1 or set(entry) - {*PROBE_KINDS, "text", "why"} or (kinds[0] == "contains") != ("text" in entry):
+            raise HarnessError(f"{path}: probes[{index}] needs one of {list(PROBE_KINDS)} naming a file"
+                               " (and `text` with `contains` only)", hint="e.g. - absent: mm/swap_cgroup.c")
+        probes.append(Probe(kinds[0], str(entry[kinds[0]]), str(entry.get("text", "")), str(entry.get("why", ""))))
+    return tuple(probes)
+
+
+def check_upstream(series: Series, tree: Tree) -> None:
+    """Raise unless the tree passes every probe of an upstream series."""
+    for probe in series.probes:
+        failure = probe.failure(tree.path)
+        if failure:
+            raise HarnessError(
+                f"series {series.name} (upstream in {series.upstream}) is not in tree {tree.identity}: "
+                f"probe `{probe}` failed: {failure}",
+                hint=f"use a tree from {series.upstream} or later, or drop {series.name} from the manifest")
+
+
 def load_series(name: str, upstream: str = "", root: Path = PATCHES) -> Series:
-    """A series from patches/NAME/series, patches/NAME.mbox, or a path."""
+    """A series from patches/NAME/series, patches/NAME.mbox, or a path.
+
+    An upstream series has no patches; patches/NAME/upstream.yaml, when it
+    exists, gives the probes its trees must pass."""
     if upstream:
-        return Series(name, (), upstream)
+        probe_file = root / name / "upstream.yaml"
+        return Series(name, (), upstream, _probes(probe_file, upstream) if probe_file.is_file() else ())
     candidate = Path(name)
     directory = candidate if candidate.is_dir() else root / name
     mbox = candidate if candidate.is_file() else root / f"{name}.mbox"

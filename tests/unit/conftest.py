@@ -19,16 +19,15 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.kernel_tree)
 
 
-def cached_kernel_tree() -> Path | None:
-    """The newest cached tree of the default source (Debian's linux-source-7.3), or None.
+def cached_kernel_tree(package: str = source.SourceSpec().package) -> Path | None:
+    """The newest cached tree of a Debian source package (default linux-source-7.3), or None.
 
     Looked up in the cache only: no apt-get update, no download, no unpacking.
     """
-    spec = source.SourceSpec()
-    trees = sorted(paths.cache_root().joinpath("trees").glob(f"debian-{spec.package}-*"))
+    trees = sorted(paths.cache_root().joinpath("trees").glob(f"debian-{package}-*"))
     for path in reversed(trees):
         tree = source._cached_tree(path)  # None for series worktrees and unfinished trees
-        if tree and tree.provenance.get("package") == spec.package:
+        if tree and tree.provenance.get("package") == package:
             return tree.path
     return None
 

@@ -95,3 +95,55 @@ def test_cli_missing_tool(tmp_path, kernel_tree, cache):
     assert result.returncode == 1
     assert "needs flex, bison, which is not installed" in result.stderr
     assert "apt-get install bison flex" in result.stderr
+
+
+AB = """\
+name: ab
+kernels:
+  new: {source: {kind: path, path: /tmp/new}, series: [{name: swap-table-p4, upstream: v7.3}]}
+  old: {source: {kind: path, path: /tmp/old}}
+builds: [{profile: swap-table}]
+machine: {memory_mb: 2048}
+"""
+
+
+def test_ab_manifest_names_one_kernel_each(tmp_path):
+    path = tmp_path / "ab.yaml"
+    path.write_text(AB)
+    new, old = manifest.load_all(str(path))
+    assert (new.name, new.kernel, old.name, old.kernel) == ("ab@new", "new", "ab@old", "old")
+    assert [ref.name for ref in new.series] == ["swap-table-p4"] and old.series == ()
+    assert new.builds == old.builds and new.machine == old.machine and new.guest == old.guest
+    assert manifest.load(f"{path}@old") == old
+
+
+def test_ab_manifest_needs_a_kernel_named(tmp_path):
+    path = tmp_path / "ab.yaml"
+    path.write_text(AB)
+    with pytest.raises(HarnessError, match="A/B manifest with several kernels") as error:
+        manifest.load(str(path))
+    assert "ab@new, ab@old" in error.value.hint
+    with pytest.raises(HarnessError, match="has no kernel 'v9'"):
+        manifest.load(f"{path}@v9")
+    with pytest.raises(HarnessError, match="has no `kernels`"):
+        manifest.load("default@v7.3")
+
+
+@pytest.mark.parametrize("text, message", [
+    (AB + "source: {kind: path, path: /x}\n", "exclude each other"),
+    ("kernels: []\nbuilds: [{profile: x}]\n", "maps a name to a source"),
+    ("kernels: {a: {source: {kind: path, path: /x}, builds: []}}\nbuilds: [{profile: x}]\n",
+     r"kernels.a: only \['series', 'source'\]"),
+])
+def test_bad_ab_manifests(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(HarnessError, match=message):
+        manifest.load_all(str(path))
+
+
+def test_the_swap_table_ab_manifest_builds_both_kernels_alike():
+    new, old = manifest.load_all("swap-table-ab")
+    assert new.source.package == "linux-source-7.3" and old.source.package == "linux-source-6.12"
+    assert old.source.suite == "bookworm-security"
+    assert new.builds == old.builds and new.machine == old.machine

@@ -8,7 +8,7 @@ from harness import series as kseries
 from harness.errors import HarnessError
 from harness.source import BASE_TAG, Tree
 
-from conftest import git
+from conftest import cached_kernel_tree, git
 
 
 @pytest.fixture
@@ -109,3 +109,71 @@ def test_each_series_set_gets_its_own_worktree(tree, tmp_path):
     assert "line seven" not in (tree.path / "mm" / "page_owner.c").read_text()  # the base stays pristine
     assert kseries.tree_for(tree, [demo]) == patched  # reused
     assert kseries.tree_for(tree, []) == tree
+
+
+def write_probes(root: Path, text: str) -> None:
+    (root / "swap-table-p4").mkdir(parents=True)
+    (root / "swap-table-p4" / "upstream.yaml").write_text(text)
+
+
+PROBES = """\
+upstream: v7.3
+probes:
+  - absent: mm/swap_cgroup.c
+    why: gone
+  - contains: mm/swap_table.h
+    text: "struct swap_table {"
+"""
+
+
+def test_upstream_probes_pass_on_a_tree_that_has_the_series(tree, tmp_path):
+    write_probes(tmp_path / "patches", PROBES)
+    (tree.path / "mm" / "swap_table.h").write_text("struct swap_table {\n};\n")
+    series = kseries.load_series("swap-table-p4", upstream="v7.3", root=tmp_path / "patches")
+    assert [probe.kind for probe in series.probes] == ["absent", "contains"]
+    kseries.check_upstream(series, tree)
+
+
+@pytest.mark.parametrize("change, failure", [
+    ({"mm/swap_cgroup.c": "", "mm/swap_table.h": "struct swap_table {"},
+     r"probe `absent mm/swap_cgroup.c \(gone\)` failed: mm/swap_cgroup.c exists"),
+    ({}, r"mm/swap_table.h does not exist"),
+    ({"mm/swap_table.h": "struct swap_cluster_info;"}, r"does not contain 'struct swap_table \{'"),
+])
+def test_a_tree_without_the_upstream_series_is_named_with_the_failed_probe(tree, tmp_path, change, failure):
+    write_probes(tmp_path / "patches", PROBES)
+    for name, text in change.items():
+        (tree.path / name).write_text(text)
+    series = kseries.load_series("swap-table-p4", upstream="v7.3", root=tmp_path / "patches")
+    with pytest.raises(HarnessError, match=r"series swap-table-p4 \(upstream in v7.3\) is not in tree test-tree: .*"
+                                           + failure):
+        kseries.check_upstream(series, tree)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("upstream: v7.2\nprobes: []\n", "the series is upstream in v7.2, the manifest says v7.3"),
+    ("probes: [{exists: mm/x.c}]\n", r"probes\[0\] needs one of"),
+    ("probes: [{absent: mm/x.c, text: y}]\n", r"probes\[0\] needs one of"),
+    ("probes: [{contains: mm/x.c}]\n", r"probes\[0\] needs one of"),
+    ("probes: [\n", "not valid YAML"),
+])
+def test_bad_probe_files(tmp_path, text, message):
+    write_probes(tmp_path / "patches", text)
+    with pytest.raises(HarnessError, match=message):
+        kseries.load_series("swap-table-p4", upstream="v7.3", root=tmp_path / "patches")
+
+
+def test_the_real_probes_hold_on_7_3(kernel_tree):
+    series = kseries.load_series("swap-table-p4", upstream="v7.3")
+    assert len(series.probes) >= 3
+    kseries.check_upstream(series, Tree(kernel_tree, kernel_tree.name))
+
+
+@pytest.mark.kernel_tree
+def test_the_real_probes_fail_on_6_12():
+    tree = cached_kernel_tree("linux-source-6.12")
+    if tree is None:
+        pytest.skip("no cached linux-source-6.12 tree: `mmharness fetch -m swap-table-ab` fetches it")
+    series = kseries.load_series("swap-table-p4", upstream="v7.3")
+    with pytest.raises(HarnessError, match="probe `absent mm/swap_cgroup.c .*` failed: mm/swap_cgroup.c exists"):
+        kseries.check_upstream(series, Tree(tree, tree.name))
