@@ -144,9 +144,17 @@ def _manifest(path: Path, data: dict, kernel: str) -> Manifest:
     )
 
 
+def _split(name_or_path: str) -> tuple[str, str]:
+    """NAME@KERNEL -> (NAME, KERNEL); a manifest file's own path is never split."""
+    if "@" not in name_or_path or Path(name_or_path).is_file():
+        return name_or_path, ""
+    base, _, kernel = name_or_path.rpartition("@")
+    return base, kernel
+
+
 def load_all(name_or_path: str) -> tuple[Manifest, ...]:
     """Every kernel of a manifest: one, or one per entry of an A/B manifest's `kernels`."""
-    if "@" in name_or_path and not Path(name_or_path).is_file():
+    if _split(name_or_path)[1]:
         return (load(name_or_path),)
     path = resolve_path(name_or_path)
     data = _read(path)
@@ -155,9 +163,7 @@ def load_all(name_or_path: str) -> tuple[Manifest, ...]:
 
 def load(name_or_path: str) -> Manifest:
     """One kernel's manifest; NAME@KERNEL picks a kernel of an A/B manifest."""
-    base, _, kernel = name_or_path.rpartition("@") if "@" in name_or_path else (name_or_path, "", "")
-    if Path(name_or_path).is_file():
-        base, kernel = name_or_path, ""
+    base, kernel = _split(name_or_path)
     path = resolve_path(base)
     data = _read(path)
     kernels = data.get("kernels") or {}
