@@ -1,10 +1,12 @@
 """mmharness command line: each pipeline stage alone, or all of them."""
 
 import argparse
+import re
 import sys
+from pathlib import Path
 
 from harness import manifest as manifests
-from harness import checkpatch, parse_cli, paths, pipeline
+from harness import checkpatch, metrics, parse_cli, paths, pipeline
 from harness.errors import HarnessError
 
 
@@ -55,6 +57,28 @@ def cmd_checkpatch(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from harness import compare  # scipy and matplotlib load only for this command
+
+    first, second = metrics.load(args.a), metrics.load(args.b)
+    rows = compare.compare(first, second, args.alpha)
+    out = Path(args.out) if args.out else Path(args.a.partition("#")[0])
+    out.mkdir(parents=True, exist_ok=True)
+    table = compare.markdown_table(first, second, rows, args.alpha)
+    stem = f"compare-{_file_name(first.label)}-vs-{_file_name(second.label)}"
+    report = out / f"{stem}.md"
+    report.write_text(f"# {first.label} (A) vs {second.label} (B)\n\n{table}\n{compare.methods(rows)}")
+    print(table, end="")
+    print(f"table: {report}")
+    for image in compare.plot(first, second, rows, out, stem):
+        print(f"plot: {image}")
+    return 0
+
+
+def _file_name(label: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", label)
+
+
 def cmd_parse(args: argparse.Namespace) -> int:
     return parse_cli.run(args)
 
@@ -72,6 +96,12 @@ def make_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--manifest", "-m", default="default", help="manifest name or YAML path")
         sub.set_defaults(function=function)
+    sub = commands.add_parser("compare", help="compare two result sets: mean, sd, difference, Welch's t-test, plots")
+    sub.add_argument("a", metavar="A", help="results directory, or DIR#KERNEL for one kernel in it (the baseline)")
+    sub.add_argument("b", metavar="B", help="the result set compared against A")
+    sub.add_argument("--alpha", type=float, default=0.05, help="significance level (default 0.05)")
+    sub.add_argument("--out", help="where the table and plots go (default: A's results directory)")
+    sub.set_defaults(function=cmd_compare)
     sub = commands.add_parser("parse", help="parse a page_owner / swap_page_owner / stacks dump")
     parse_cli.add_arguments(sub)
     sub.set_defaults(function=cmd_parse)

@@ -36,6 +36,9 @@ BACKENDS = {
     "disk": Backend("virtio-blk + zswap", "/dev/vdb", zswap=True, setup='swapon "$1"'),
 }
 
+# brd: a synchronous RAM disk of any size (brd.rd_size, KiB), pages allocated on write.
+BRD = Backend("brd", "/dev/ram0", zswap=False, setup='mkswap -q "$1" && swapon "$1"')
+
 
 def set_zswap(shell: GuestShell, enabled: bool) -> None:
     shell.check(["sh", "-c", f"echo {'Y' if enabled else 'N'} > {ZSWAP_ENABLED}"])
@@ -96,16 +99,32 @@ done
 """
 
 
-def static_cost_kib(shell: GuestShell, backend: Backend, size_bytes: int = 0, repeats: int = 3) -> list[int]:
-    """KiB of MemFree that swapon of `backend` takes before anything is swapped out, per round."""
+@dataclass(frozen=True)
+class StaticCost:
+    """What one swapon took before anything was swapped out, in KiB of each /proc/meminfo field."""
+
+    memfree_kib: int  # all of it
+    vmalloc_kib: int  # VmallocUsed: kvmalloc'ed arrays (swap_map, swap cgroup ids, cluster info)
+    percpu_kib: int
+
+
+def static_costs(shell: GuestShell, backend: Backend, size_bytes: int = 0, repeats: int = 3) -> list[StaticCost]:
+    """The static cost of swapon of `backend`, per round."""
     script = _STATIC_COST_SCRIPT.format(repeats=int(repeats), setup=backend.setup, teardown=backend.teardown)
     set_zswap(shell, backend.zswap)
-    out = shell.check(["sh", "-c", script, backend.name, backend.device, str(size_bytes)], timeout=300).stdout
-    free = {"before": [], "after": []}
+    out = shell.check(["sh", "-c", script, backend.name, backend.device, str(size_bytes)], timeout=600).stdout
+    memory: dict[str, list[dict[str, int]]] = {"before": [], "after": []}
     for block in out.split("=== ")[1:]:
         step, _, text = block.partition("\n")
-        free[step].append(procfs.parse_meminfo(text)["MemFree"])
-    return [b - a for b, a in zip(free["before"], free["after"])]
+        memory[step].append(procfs.parse_meminfo(text))
+    return [StaticCost(before["MemFree"] - after["MemFree"], after["VmallocUsed"] - before["VmallocUsed"],
+                       after["Percpu"] - before["Percpu"])
+            for before, after in zip(memory["before"], memory["after"])]
+
+
+def static_cost_kib(shell: GuestShell, backend: Backend, size_bytes: int = 0, repeats: int = 3) -> list[int]:
+    """KiB of MemFree that swapon of `backend` takes before anything is swapped out, per round."""
+    return [cost.memfree_kib for cost in static_costs(shell, backend, size_bytes, repeats)]
 
 
 def checksum(shell: GuestShell, *paths: str) -> dict[str, str]:
