@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-utils dpkg \
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk
 
-.PHONY: setup build test test-tree test-kernel test-series checkpatch check bench clean
+.PHONY: setup build test test-tree test-kernel test-series checkpatch check bench compare nightly clean
 
 setup:
 	$(SUDO) apt-get update -q
@@ -29,8 +29,10 @@ test-tree:
 # The kernel suite CI runs: every test in tests/kernel (they have all passed here).
 KERNEL_TESTS ?= tests/kernel
 
+# Tests marked baseline_kernel boot the kernel from before a change (6.12 for the swap table)
+# and run in make nightly only.
 test-kernel: build
-	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST)
+	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) -m "not baseline_kernel"
 
 test-series: build
 	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_page_owner_swap.py --manifest $(MANIFEST)
@@ -42,6 +44,22 @@ check: test test-kernel test-tree  # test-tree after the kernel suite has fetche
 
 bench:
 	$(BIN)/python -m harness.bench
+
+# The swap table A/B: 6.12 (A) against 7.3 (B) from the newest results directory that has both,
+# or any two result sets: make compare A=DIR#KERNEL B=DIR#KERNEL
+LATEST_AB = $(shell ls -d results/*-kernel-* 2>/dev/null | sort -r | while read d; do \
+	grep -rqs '"swap-table-ab@v6.12"' "$$d" && echo "$$d" && break; done)
+A ?= $(LATEST_AB)\#swap-table-ab@v6.12
+B ?= $(LATEST_AB)\#swap-table-ab@v7.3
+
+compare:
+	$(BIN)/mmharness compare '$(A)' '$(B)'
+
+# The whole matrix: every kernel test on every kernel, baselines included, then the A/B table.
+nightly: build
+	$(BIN)/mmharness build --manifest swap-table-ab
+	$(BIN)/pytest -q -p no:cacheprovider tests/kernel --manifest $(MANIFEST)
+	$(MAKE) compare
 
 clean:
 	rm -rf results .pytest_cache build *.egg-info

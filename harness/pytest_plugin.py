@@ -33,7 +33,8 @@ def pytest_configure(config):
     for line in ("manifest(name): build and boot this manifest's kernel",
                  "cmdline(text): extra kernel command line for the machine fixture",
                  "machine(**spec): MachineSpec overrides for the machine fixture",
-                 "build_label(label): which of the manifest's builds to boot"):
+                 "build_label(label): which of the manifest's builds to boot",
+                 "baseline_kernel: runs on the kernel before the change under test (make nightly, not make test-kernel)"):
         config.addinivalue_line("markers", line)
 
 
