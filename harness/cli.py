@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from harness import manifest as manifests
-from harness import checkpatch, metrics, parse_cli, paths, pipeline
+from harness import checkpatch, metrics, parse_cli, paths, pipeline, triage
 from harness.errors import HarnessError
 
 
@@ -83,6 +83,12 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return parse_cli.run(args)
 
 
+def cmd_triage(args: argparse.Namespace) -> int:
+    result = triage.triage(args.console_log)
+    print(result.render())
+    return result.exit_code
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmharness", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -105,6 +111,9 @@ def make_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("parse", help="parse a page_owner / swap_page_owner / stacks dump")
     parse_cli.add_arguments(sub)
     sub.set_defaults(function=cmd_parse)
+    sub = commands.add_parser("triage", help="print the crash reports in a console log; exit 1 if any is fatal")
+    sub.add_argument("console_log", metavar="CONSOLE_LOG", type=Path, help="a console.log of a run")
+    sub.set_defaults(function=cmd_triage)
     return parser
 
 

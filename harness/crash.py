@@ -5,29 +5,67 @@ from dataclasses import dataclass
 
 # Most specific first: a KASAN report also starts with "BUG:", a soft lockup
 # with "watchdog: BUG:", and the first pattern a line matches names its kind.
+# A pattern with a group named "title" makes that group the report's title.
 PATTERNS: list[tuple[str, re.Pattern]] = [(kind, re.compile(rx)) for kind, rx in [
     ("KASAN", r"\bKASAN: "),
     ("UBSAN", r"\bUBSAN: "),
     ("soft lockup", r"soft lockup - CPU#"),
+    # "NMI watchdog: Watchdog detected hard LOCKUP on cpu 1" (perf) or
+    # "watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1" (buddy, 6.x).
+    ("hard lockup", r"Watchdog detected hard LOCKUP on cpu \d+"),
     ("hung task", r"INFO: task \S.* blocked for more than \d+ seconds"),
     ("rcu stall", r"rcu: INFO: \S+ (self-)?detected stall"),
     ("general protection fault", r"general protection fault"),
+    ("stack segment fault", r"\bstack segment: [0-9a-f]{4} \[#\d+\]"),
     ("Unable to handle kernel", r"Unable to handle kernel"),
     ("Kernel panic", r"Kernel panic - not syncing"),
+    ("bad page state", r"\bBUG: Bad page state\b"),
+    ("bad rss-counter state", r"\bBUG: Bad rss-counter state\b"),
+    # kmemleak's scan ("kmemleak: 2 new suspected memory leaks (see ...)"),
+    # and each leaked object when kmemleak is verbose or its debugfs file is
+    # printed ("unreferenced object 0xffff888004a1c000 (size 64):", 6.x adds
+    # " (percpu)" or " (phys)" after "object").
+    ("memory leak", r"kmemleak: \d+ new suspected memory leaks?\b"
+                    r"|\bunreferenced object(?: \(\w+\))? 0x[0-9a-f]+ \(size \d+\):"),
+    # mm/swapfile.c: a swap entry whose device or offset does not exist or is
+    # not in use: "swap_info_get: Bad swap offset entry 0400a000",
+    # "get_swap_device: Bad swap file entry 3ffffffffffff", "_swap_info_get: Unused ...".
+    ("bad swap entry", r"\b(?:Bad|Unused) swap (?:file|offset) entry\b"),
+    # mm/oom_kill.c pagefault_out_of_memory(): an OOM from a page fault no
+    # handler took care of.
+    ("VM_FAULT_OOM leak", r"Huh VM_FAULT_OOM leaked out to the #PF handler"),
     ("BUG", r"\bBUG: |kernel BUG at "),
     ("WARNING", r"\bWARNING: "),
     ("Oops", r"\bOops\b"),
     # warn_alloc(): an allocation without __GFP_NOWARN failed. It prints a
     # Call Trace but is no kernel bug by itself (see NOT_FATAL).
     ("page allocation failure", r"page allocation failure: order:\d+"),
+    # The OOM killer at work: "perl invoked oom-killer: gfp_mask=..." opens
+    # the report (Call Trace, Mem-Info, task list) and the kill closes it:
+    # "Out of memory: Killed process 1234 (perl) total-vm:..." or
+    # "Memory cgroup out of memory: Killed process ...".
+    ("OOM kill", r"(?P<title>(?:Memory cgroup out of memory|Out of memory[^:]*): Killed process \d+ \(.*?\))"
+                 r"|\binvoked oom-killer: "),
     ("Call Trace", r"\bCall Trace:"),
 ]]
 
 # Reported (console, metadata, test output) but not a failure on their own:
 # under the round trip's deliberate memory pressure, Linux 7.3 itself can fail
 # an order-0 swap table allocation in kswapd (swap_cluster_alloc_table) and
-# say so. Tests that want them fatal use `fatal(reports, strict=True)`.
-NOT_FATAL = frozenset({"page allocation failure"})
+# say so. An OOM kill is the kernel doing its job; tests that must not OOM
+# check /proc/vmstat's oom_kill. Tests that want them fatal use
+# `fatal(reports, strict=True)`.
+NOT_FATAL = frozenset({"page allocation failure", "OOM kill"})
+
+# An OOM report runs from "invoked oom-killer" to the kill, past the task list.
+OOM_START = re.compile(r"\binvoked oom-killer: ")
+OOM_KILL = PATTERNS[[kind for kind, _ in PATTERNS].index("OOM kill")][1]
+OOM_AFTER = 1000
+# dump_page() ("page: refcount:... " up to "page dumped because: REASON") may
+# come just before the report it explains (VM_BUG_ON_FOLIO, VM_WARN_ON_FOLIO).
+DUMP_PAGE_START = re.compile(r"\bpage: refcount:")
+DUMP_PAGE_END = re.compile(r"\bpage dumped because: ")
+DUMP_PAGE_BEFORE = 15
 
 BEFORE = 5
 AFTER = 40
@@ -41,7 +79,7 @@ PREFIX = re.compile(r"^.*?\[\s*\d+\.\d+\]\s*(\[\s*[TC]\d+\]\s*)?")
 @dataclass(frozen=True)
 class CrashReport:
     kind: str  # the pattern's name, e.g. "BUG" or "Kernel panic"
-    title: str  # the first matching line without its timestamp
+    title: str  # the first matching line without its timestamp (an OOM kill: "... Killed process PID (COMM)")
     line: int  # 1-based line number in the scanned text
     excerpt: str  # a few lines before, up to AFTER lines after (or to the end marker)
 
@@ -49,12 +87,52 @@ class CrashReport:
         return f"{self.kind} at console line {self.line}: {self.title}\n{self.excerpt}"
 
 
+def match(line: str) -> tuple[str, re.Match] | None:
+    """The crash kind a single console line starts and its match, or None."""
+    for kind, pattern in PATTERNS:
+        found = pattern.search(line)
+        if found:
+            return kind, found
+    return None
+
+
 def classify(line: str) -> str | None:
     """The crash kind a single console line starts, or None."""
-    for kind, pattern in PATTERNS:
-        if pattern.search(line):
-            return kind
-    return None
+    found = match(line)
+    return found[0] if found else None
+
+
+def _title(line: str, found: re.Match) -> str:
+    if "title" in found.re.groupindex and found.group("title"):
+        return found.group("title")
+    return PREFIX.sub("", line).strip()
+
+
+def _oom_end(lines: list[str], index: int) -> tuple[int, str | None]:
+    """(end, kill title) of the OOM report opened at `index`: up to the kill line,
+    stopping before any fatal report inside it, so that none hides in a notice."""
+    for later in range(index + 1, min(len(lines), index + OOM_AFTER + 1)):
+        kill = OOM_KILL.search(lines[later])
+        if kill and kill.group("title"):
+            return later + 1, kill.group("title")
+        kind = classify(lines[later])
+        if kind not in (None, "Call Trace", *NOT_FATAL):
+            return later, None
+    return min(len(lines), index + AFTER + 1), None
+
+
+def _start(lines: list[str], index: int, floor: int) -> int:
+    """First line of the excerpt: BEFORE lines of context, or back to the start of
+    a dump_page() that ends just before the report ("page dumped because: ..."),
+    not reaching into the previous report (which ends before `floor`)."""
+    start = max(0, index - BEFORE)
+    for before in range(index - 1, max(floor, index - DUMP_PAGE_BEFORE) - 1, -1):
+        if DUMP_PAGE_END.search(lines[before]):
+            for first in range(before, max(floor, index - DUMP_PAGE_BEFORE) - 1, -1):
+                if DUMP_PAGE_START.search(lines[first]):
+                    return min(start, first)
+            break
+    return start
 
 
 def scan(text: str, first_line: int = 1) -> list[CrashReport]:
@@ -65,18 +143,24 @@ def scan(text: str, first_line: int = 1) -> list[CrashReport]:
     for index, line in enumerate(lines):
         if index < covered_until:
             continue
-        kind = classify(line)
-        if kind is None:
+        found = match(line)
+        if found is None:
             continue
-        end = min(len(lines), index + AFTER + 1)
-        for later in range(index + 1, end):
-            if END_OF_REPORT.search(lines[later]):
-                end = later + 1
-                break
-        start = max(0, index - BEFORE)
+        kind, matched = found
+        title = _title(line, matched)
+        if OOM_START.search(line):
+            end, kill = _oom_end(lines, index)
+            title = kill or title
+        else:
+            end = min(len(lines), index + AFTER + 1)
+            for later in range(index + 1, end):
+                if END_OF_REPORT.search(lines[later]):
+                    end = later + 1
+                    break
+        start = _start(lines, index, covered_until)
         reports.append(CrashReport(
             kind=kind,
-            title=PREFIX.sub("", line).strip(),
+            title=title,
             line=first_line + index,
             excerpt="\n".join(lines[start:end]).rstrip("\n"),
         ))
