@@ -4,7 +4,8 @@ import argparse
 import sys
 
 from harness import manifest as manifests
-from harness import checkpatch, parse_cli, paths, pipeline
+from harness import checkpatch, paths, pipeline
+from harness.parse import cli as parse_cli
 from harness.errors import HarnessError
 
 

@@ -176,7 +176,7 @@ def test_migrated_and_memcg_lines_of_real_records():
 
 def test_cli_on_real_swap_dumps(tmp_path):
     out = tmp_path / "out.json"
-    args = [sys.executable, "-m", "harness.parse_cli"]
+    args = [sys.executable, "-m", "harness.parse"]
     text = subprocess.run([*args, str(SWAP / "cat-page_owner.txt.xz"), "--cull", "comm,swapped", "--top", "1"],
                           capture_output=True, text=True, check=True).stdout
     assert "64118 times, 64118 pages, 250.461 MiB, task_comm_name: dd, swapped" in text
