@@ -39,7 +39,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     for manifest in manifests.load_all(args.manifest):
-        pipeline.build_all(manifest, say=lambda text, name=manifest.name: print(f"[{name}] {text}"))
+        pipeline.build_all(manifest, say=lambda text, name=manifest.name: print(f"[{name}] {text}", flush=True))
     return 0
 
 
