@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -128,9 +129,9 @@ def _finished(out: Path) -> bool:
     return metadata.get("status") == "ok" and all((out / name).is_file() for name in ARTIFACTS)
 
 
-def build(request: BuildRequest) -> BuildResult:
+def build(request: BuildRequest, say: Callable[[str], None] = locks.print_now) -> BuildResult:
     """The finished build of the request's key: from the cache, after waiting for the run
-    that is building it, or built now."""
+    that is building it, or built now. `say` tells the user whom a run waits for."""
     require_tools("make", "gcc", "flex", "bison", "bc", "perl", purpose="building a kernel")
     started = time.monotonic()
     compiler = compiler_version()
@@ -141,8 +142,8 @@ def build(request: BuildRequest) -> BuildResult:
         return BuildResult(key, out, True, time.monotonic() - started)
     # The key's lock first (the run holding it is building this very kernel), then the
     # work directory's (configuring or building something else in the same O= directory).
-    with (locks.exclusive(locks.lock_file(out), f"build {request.label} ({key})"),
-          locks.exclusive(locks.lock_file(request.work_dir), f"work directory {request.work_dir}")):
+    with (locks.exclusive(locks.lock_file(out), f"build {request.label} ({key})", say),
+          locks.exclusive(locks.lock_file(request.work_dir), f"work directory {request.work_dir}", say)):
         if _finished(out):  # built by the run we waited for
             return BuildResult(key, out, True, time.monotonic() - started)
         _make(request, key, compiler, out, started)

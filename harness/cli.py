@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from harness import manifest as manifests
-from harness import checkpatch, metrics, parse_cli, paths, pipeline, triage
+from harness import checkpatch, metrics, paths, pipeline, triage
+from harness.parse import cli as parse_cli
 from harness.errors import HarnessError
 
 
@@ -40,7 +41,7 @@ def cmd_config(args: argparse.Namespace) -> int:
 
 def cmd_build(args: argparse.Namespace) -> int:
     for manifest in manifests.load_all(args.manifest):
-        pipeline.build_all(manifest, say=lambda text, name=manifest.name: print(f"[{name}] {text}"))
+        pipeline.build_all(manifest, say=lambda text, name=manifest.name: print(f"[{name}] {text}", flush=True))
     return 0
 
 

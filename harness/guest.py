@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -188,8 +189,9 @@ def _loaded(final: Path) -> GuestImage | None:
                       key=meta["key"], meta=meta)
 
 
-def build_guest(spec: GuestSpec) -> GuestImage:
-    """The guest image for `spec`, from the cache or built now (~1-2 min)."""
+def build_guest(spec: GuestSpec, say: Callable[[str], None] = locks.print_now) -> GuestImage:
+    """The guest image for `spec`, from the cache or built now (~1-2 min); `say` tells the
+    user whom a run waits for."""
     key = cache_key(spec)
     guests = paths.cache_dir("guests")
     final = guests / key
@@ -197,7 +199,7 @@ def build_guest(spec: GuestSpec) -> GuestImage:
     if cached:
         return cached
     require_tools("mmdebstrap", "mke2fs", "ssh-keygen", purpose=f"building guest {spec.name}")
-    with locks.exclusive(guests / f"{key}.lock", f"guest {spec.name} ({key})"):  # another run may be building it
+    with locks.exclusive(guests / f"{key}.lock", f"guest {spec.name} ({key})", say):  # another run may be building it
         cached = _loaded(final)
         if cached:
             return cached

@@ -8,6 +8,7 @@ file:line it came from and a dropped value can be reported there.
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -341,7 +342,7 @@ class ConfigResult:
 
 
 def configure(tree: Path, build_dir: Path, profile: Profile, applied_series: set[str],
-              log: Path) -> ConfigResult:
+              log: Path, say: Callable[[str], None] = locks.print_now) -> ConfigResult:
     """base config + rendered fragment -> olddefconfig -> verified .config in build_dir.
 
     Holds build_dir's lock (as a kernel build in it does), so two runs never
@@ -350,7 +351,7 @@ def configure(tree: Path, build_dir: Path, profile: Profile, applied_series: set
     require_tools("make", "gcc", "flex", "bison", purpose="configuring a kernel")
     build_dir.mkdir(parents=True, exist_ok=True)
     fragment_text, requests = render(profile, tree_version(tree))
-    with locks.exclusive(locks.lock_file(build_dir), f"work directory {build_dir}"):
+    with locks.exclusive(locks.lock_file(build_dir), f"work directory {build_dir}", say):
         fragment = build_dir / "mmharness-fragment.config"
         fragment.write_text(fragment_text)
         make = ["make", "-C", str(tree), f"O={build_dir}", "ARCH=x86_64"]

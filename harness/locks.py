@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 
-def _say(text: str) -> None:
+def print_now(text: str) -> None:
     print(text, flush=True)  # a run waiting for minutes must say so now, also into a pipe
 
 
@@ -42,7 +42,7 @@ def _acquire(fd: int, what: str, say: Callable[[str], None]) -> None:
 
 
 @contextmanager
-def exclusive(path: Path, what: str, say: Callable[[str], None] = _say) -> Iterator[None]:
+def exclusive(path: Path, what: str, say: Callable[[str], None] = print_now) -> Iterator[None]:
     """Hold an exclusive lock on `path` (created if missing); if another process holds it,
     say "waiting for WHAT held by pid N" and block until it is released.
 

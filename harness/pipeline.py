@@ -5,13 +5,16 @@ returns what the next stage needs.
 """
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import build as kbuild
-from harness import kconfig, paths, series as kseries, source
+from harness import kconfig, locks, paths, series as kseries, source
 from harness.errors import HarnessError
 from harness.manifest import BuildRef, Manifest
+
+Say = Callable[[str], None]  # progress and "waiting for ..." lines, e.g. to pytest's terminal
 
 
 @dataclass(frozen=True)
@@ -69,15 +72,15 @@ def work_dir_for(tree: source.Tree, profile: kconfig.Profile) -> Path:
     return paths.cache_dir("work", tree.identity, profile.slug)
 
 
-def configure(ref: BuildRef, patched: PatchedTree) -> ConfiguredBuild:
+def configure(ref: BuildRef, patched: PatchedTree, say: Say = locks.print_now) -> ConfiguredBuild:
     profile = kconfig.load_profile(ref.profile, ref.variables)
     work_dir = work_dir_for(patched.tree, profile)
     result = kconfig.configure(patched.tree.path, work_dir, profile, set(patched.series),
-                               work_dir / "mmharness-config.log")
+                               work_dir / "mmharness-config.log", say)
     return ConfiguredBuild(ref, profile, patched, work_dir, result)
 
 
-def build(configured: ConfiguredBuild) -> kbuild.BuildResult:
+def build(configured: ConfiguredBuild, say: Say = locks.print_now) -> kbuild.BuildResult:
     request = kbuild.BuildRequest(
         tree=configured.patched.tree.path,
         tree_identity=configured.patched.tree.identity,
@@ -86,7 +89,7 @@ def build(configured: ConfiguredBuild) -> kbuild.BuildResult:
         series=configured.patched.series,
         config_text=configured.config_text,
     )
-    return kbuild.build(request)
+    return kbuild.build(request, say)
 
 
 @dataclass(frozen=True)
@@ -105,7 +108,7 @@ class KernelUnderTest:
         return kconfig.read_config(self.config).get(symbol, "n")
 
 
-def bootable_kernel(manifest: Manifest, label: str | None = None, say=print) -> KernelUnderTest:
+def bootable_kernel(manifest: Manifest, label: str | None = None, say: Say = locks.print_now) -> KernelUnderTest:
     """Build (or reuse) the manifest's kernels; return the first bootable one, or the one labelled."""
     built = build_all(manifest, say)
     for configured, result in built:
@@ -117,7 +120,7 @@ def bootable_kernel(manifest: Manifest, label: str | None = None, say=print) -> 
                        hint=f"its builds: {', '.join(labels)}")
 
 
-def build_all(manifest: Manifest, say=print) -> list[tuple[ConfiguredBuild, kbuild.BuildResult]]:
+def build_all(manifest: Manifest, say: Say = locks.print_now) -> list[tuple[ConfiguredBuild, kbuild.BuildResult]]:
     started = time.monotonic()
     tree = fetch(manifest)
     say(f"source: {tree.identity} at {tree.path}")
@@ -125,10 +128,10 @@ def build_all(manifest: Manifest, say=print) -> list[tuple[ConfiguredBuild, kbui
     say(f"series: {', '.join(patched.series) or '(none)'}")
     results = []
     for ref in manifest.builds:
-        configured = configure(ref, patched)
+        configured = configure(ref, patched, say)
         for note in configured.result.expected_unknown:
             say(f"note: {note}")
-        result = build(configured)
+        result = build(configured, say)
         state = "cached build used" if result.cached else "built"
         say(f"{ref.label}: {state} in {result.seconds:.1f} s -> {result.directory}")
         results.append((configured, result))

@@ -81,7 +81,7 @@ class Session:
 
     def guest(self, name: str) -> guest.GuestImage:
         if name not in self.guests:
-            self.guests[name] = guest.build_guest(guest.load_guest(name))
+            self.guests[name] = guest.build_guest(guest.load_guest(name), say=self.say)
         return self.guests[name]
 
 

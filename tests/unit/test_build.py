@@ -82,13 +82,15 @@ import json, sys
 from pathlib import Path
 from harness import build as kbuild
 tree, work = Path(sys.argv[1]), Path(sys.argv[2])
-result = kbuild.build(kbuild.BuildRequest(tree, "t", "label", work, (), (work / ".config").read_text()))
+request = kbuild.BuildRequest(tree, "t", "label", work, (), (work / ".config").read_text())
+result = kbuild.build(request, say=lambda text: print("SAY " + text, flush=True))
 print("RESULT " + json.dumps({"cached": result.cached, "directory": str(result.directory)}))
 """
 
 
 def test_two_runs_of_one_build_at_once_one_waits_and_reuses_it(tmp_path, cache):
-    """Two processes build the same key at once: make runs once, the other waits for it and reuses it.
+    """Two processes build the same key at once: make runs once, the other waits for it (saying
+    so through its `say`) and reuses it.
 
     The fake make blocks until the test releases it, so the second run must
     arrive while the first still builds, however slow the machine.
@@ -110,7 +112,7 @@ def test_two_runs_of_one_build_at_once_one_waits_and_reuses_it(tmp_path, cache):
                 processes.append(subprocess.Popen([sys.executable, "-u", "-c", BUILD_IN_PROCESS, str(tree), str(work)],
                                                   stdout=out, stderr=subprocess.STDOUT))
         deadline = time.monotonic() + 60
-        while not any("waiting for build label" in output.read_text() for output in outputs):
+        while not any("SAY waiting for build label" in output.read_text() for output in outputs):
             assert time.monotonic() < deadline, [output.read_text() for output in outputs]
             assert all(process.poll() is None for process in processes), [output.read_text() for output in outputs]
             assert not runs.exists() or runs.read_text() == "ran\n", "make ran twice at once"
@@ -124,13 +126,13 @@ def test_two_runs_of_one_build_at_once_one_waits_and_reuses_it(tmp_path, cache):
                 process.kill()
     texts = [output.read_text() for output in outputs]
     results = [json.loads(text.split("RESULT ", 1)[1]) for text in texts]
-    waiter = next(i for i, text in enumerate(texts) if "waiting for build label" in text)
+    waiter = next(i for i, text in enumerate(texts) if "SAY waiting for build label" in text)
     builder = 1 - waiter
     key = Path(results[builder]["directory"]).name
     assert runs.read_text() == "ran\n"  # make ran once, for both
     assert results[builder]["cached"] is False and results[waiter]["cached"] is True
     assert results[waiter]["directory"] == results[builder]["directory"]
-    assert f"waiting for build label ({key}) held by pid {processes[builder].pid}" in texts[waiter]
+    assert f"SAY waiting for build label ({key}) held by pid {processes[builder].pid}" in texts[waiter]
     assert "building label" not in texts[waiter]
     done = Path(results[builder]["directory"])
     assert json.loads((done / "metadata.json").read_text())["status"] == "ok"

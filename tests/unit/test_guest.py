@@ -1,6 +1,9 @@
 import json
+import os
 import shutil
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -154,6 +157,42 @@ def test_build_then_cached(tmp_path, tools):
 
     again = tools(FakeTools())
     assert build_guest(spec) == image and again.calls == []
+
+
+class GatedTools(FakeTools):
+    """FakeTools whose mmdebstrap blocks until the test sets `release`."""
+
+    def __init__(self):
+        super().__init__()
+        self.started, self.release = threading.Event(), threading.Event()
+
+    def __call__(self, cmd, **kw):
+        if cmd[0] == "mmdebstrap":
+            self.started.set()
+            assert self.release.wait(30)
+        return super().__call__(cmd, **kw)
+
+
+def test_second_build_of_one_guest_waits_through_say_and_reuses_it(tmp_path, tools):
+    fake = tools(GatedTools())
+    spec = load_guest(str(write_guest(tmp_path, "packages: [gawk]\n")))
+    images, said = {}, []
+    first = threading.Thread(target=lambda: images.update(first=build_guest(spec, say=said.append)))
+    first.start()
+    assert fake.started.wait(30)  # the first run holds the guest's lock, inside mmdebstrap
+    # flock conflicts between two open files, also in one process: the second thread waits.
+    second = threading.Thread(target=lambda: images.update(second=build_guest(spec, say=said.append)))
+    second.start()
+    deadline = time.monotonic() + 10
+    while not said:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    fake.release.set()
+    first.join(30)
+    second.join(30)
+    assert said == [f"waiting for guest g ({cache_key(spec)}) held by pid {os.getpid()}"]
+    assert fake.calls.count("mmdebstrap") == 1  # the waiter reused the first run's image
+    assert images["first"] == images["second"]
 
 
 def test_half_built_guest_is_not_taken_as_cached(tmp_path, tools):

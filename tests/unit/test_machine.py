@@ -175,7 +175,7 @@ def test_marker_in_cmdline_is_refused(tmp_path):
 
 def test_boot_timeout_names_phase_and_last_lines(tmp_path, monkeypatch):
     fake_qemu(monkeypatch, "echo 'Run /bin/sh as init process'; exec sleep 60")
-    vm = Machine(spec_for(tmp_path, boot_timeout=1.5), fake_guest(tmp_path), tmp_path / "r")
+    vm = Machine(spec_for(tmp_path, boot_timeout=1), fake_guest(tmp_path), tmp_path / "r")
     with pytest.raises(HarnessError) as err:
         vm.boot()
     text = str(err.value)
@@ -239,11 +239,11 @@ def test_crash_after_boot_fails_shutdown(tmp_path, monkeypatch):
 
 def test_guest_that_does_not_stop_is_killed(tmp_path, monkeypatch):
     fake_qemu(monkeypatch, f"trap '' TERM; echo '{READY_MARKER}'; while :; do sleep 1; done")
-    monkeypatch.setattr(machine, "KILL_GRACE", 0.5)
-    vm = Machine(spec_for(tmp_path, shutdown_timeout=1), fake_guest(tmp_path), tmp_path / "r")
+    monkeypatch.setattr(machine, "KILL_GRACE", 0.2)
+    vm = Machine(spec_for(tmp_path, shutdown_timeout=0.5), fake_guest(tmp_path), tmp_path / "r")
     vm.boot()
     pid = vm.pid
-    with pytest.raises(HarnessError, match="phase 'shutdown': the guest did not stop within 1 s"):
+    with pytest.raises(HarnessError, match="phase 'shutdown': the guest did not stop within 0.5 s"):
         vm.shutdown()
     assert not Path(f"/proc/{pid}").exists()
 

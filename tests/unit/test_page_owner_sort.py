@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import parse_cli
+from harness.parse import cli as parse_cli
 from harness.page_owner_sort import build_page_owner_sort
 from harness.parse import iter_page_owner
 from harness.parse.grouping import cull

@@ -9,7 +9,7 @@ import pytest
 from conftest import REAL
 from test_parse_aggregate import AWK, as_awk_prints, cover_letter_awk
 
-from harness import parse_cli
+from harness.parse import cli as parse_cli
 from harness.parse import (
     Summary,
     iter_stack_records,

@@ -9,7 +9,6 @@ import functools
 import json
 import lzma
 import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -17,7 +16,9 @@ import pytest
 from conftest import REAL
 from test_parse_aggregate import AWK, as_awk_prints
 
+from harness.parse import cli as parse_cli
 from harness.parse import (
+    Summary,
     iter_page_owner,
     iter_stack_records,
     iter_swap_page_owner,
@@ -61,8 +62,14 @@ def swap_records():
 
 
 @pytest.fixture(scope="module")
-def after_cat():
-    return summarise(dump(SWAP, "cat-page_owner"), dimensions=("comm", "swapped", "stack"))
+def cat_records():
+    """The page_owner dump after cat read dd's file back, parsed once for the module."""
+    return list(iter_page_owner(dump(SWAP, "cat-page_owner"), strict=True))
+
+
+@pytest.fixture(scope="module")
+def after_cat(cat_records):
+    return Summary(("comm", "swapped", "stack")).feed(cat_records)
 
 
 def test_swap_page_owner_holds_dds_file_while_it_is_in_swap(swap_records):
@@ -98,7 +105,7 @@ def test_swap_page_owner_total_equals_the_cover_letter_awk(tmp_path, swap_record
     program = r"""/^Page allocated/ { PAGES+=1 } END { print PAGES*4096/1024^2 " MiB" }"""
     printed = subprocess.run([AWK, "-F", "[ ,]", program, str(path)], capture_output=True, text=True,
                              check=True).stdout.strip()
-    assert printed == as_awk_prints(summarise(path.read_text()).total_mib)
+    assert printed == as_awk_prints(Summary(()).feed(swap_records).total_mib)
     assert printed == as_awk_prints(len(swap_records) / PAGES_PER_MIB)
 
 
@@ -120,11 +127,11 @@ def test_handle_mode_after_swap_in_agrees_with_full_text(after_cat):
     assert fast.pages("comm")["dd"] == after_cat.pages("comm")["dd"]
 
 
-def test_stack_counts_balance_memory_plus_swap():
+def test_stack_counts_balance_memory_plus_swap(swap_records):
     """nr_base_pages of every stack = its pages in memory + its records in swap (the refcount design)."""
     handles = load_handle_map(dump(SWAP, "DD-show_stacks_handles"))
     in_memory = summarise(dump(SWAP, "DD-page_owner-mode-handle"), dimensions=("stack",), handles=handles)
-    in_swap = summarise(dump(SWAP, "DD-swap_page_owner"), dimensions=("stack",))
+    in_swap = Summary(("stack",)).feed(swap_records)
     counted = pages_by_stack(iter_stack_records(dump(SWAP, "DD-show_stacks")))
     apart = {stack: in_memory.pages("stack").get(stack, 0) + in_swap.pages("stack").get(stack, 0) - pages
              for stack, pages in counted.items()}
@@ -164,9 +171,8 @@ def test_zswap_counters_of_a_pattern_file_in_zswap():
     assert 64 in mthp and all(size.get("zswpout", 0) == 0 for size in mthp.values()), "order-0 pages only"
 
 
-def test_migrated_and_memcg_lines_of_real_records():
-    raw = dump(SWAP, "cat-page_owner")
-    records = list(iter_page_owner(raw, strict=True))
+def test_migrated_and_memcg_lines_of_real_records(cat_records):
+    raw, records = dump(SWAP, "cat-page_owner"), cat_records
     migrated = Counter(record.migrate_reason for record in records if record.migrate_reason)
     assert migrated == {"compaction": raw.count("Page has been migrated, last migrate reason: compaction\n")}
     assert migrated["compaction"] > 100
@@ -174,13 +180,12 @@ def test_migrated_and_memcg_lines_of_real_records():
     assert charged == {"/": raw.count("Charged to memcg /\n")}
 
 
-def test_cli_on_real_swap_dumps(tmp_path):
+def test_cli_on_real_swap_dumps(tmp_path, capsys):
+    # In process: test_parse_cli runs `python -m harness.parse` itself.
     out = tmp_path / "out.json"
-    args = [sys.executable, "-m", "harness.parse_cli"]
-    text = subprocess.run([*args, str(SWAP / "cat-page_owner.txt.xz"), "--cull", "comm,swapped", "--top", "1"],
-                          capture_output=True, text=True, check=True).stdout
-    assert "64118 times, 64118 pages, 250.461 MiB, task_comm_name: dd, swapped" in text
-    subprocess.run([*args, str(SWAP / "DD-swap_page_owner.txt.xz"), "--cull", "comm", "--format", "json",
-                    "-o", str(out)], check=True)
+    assert parse_cli.main([str(SWAP / "cat-page_owner.txt.xz"), "--cull", "comm,swapped", "--top", "1"]) == 0
+    assert "64118 times, 64118 pages, 250.461 MiB, task_comm_name: dd, swapped" in capsys.readouterr().out
+    assert parse_cli.main([str(SWAP / "DD-swap_page_owner.txt.xz"), "--cull", "comm", "--format", "json",
+                           "-o", str(out)]) == 0
     groups = {group["comm"]: group for group in json.loads(out.read_text())}
     assert groups["dd"]["pages"] == 63937 and groups["sshd"]["pages"] == 257

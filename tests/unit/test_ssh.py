@@ -227,14 +227,15 @@ def test_nothing_listening(tmp_path, guest):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     with pytest.raises(HarnessError, match="phase 'command': could not connect"):
-        Shell.connect(port, client_key=client_key, host_key=host_key, retry_seconds=1)
+        Shell.connect(port, client_key=client_key, host_key=host_key, retry_seconds=0.2)  # one retry
 
 
 def test_stream_timeout_is_per_chunk(shell):
-    lines = list(shell.stream("for i in 1 2 3; do echo $i; sleep 0.3; done", timeout=2))
-    assert lines == ["1", "2", "3"]
-    with pytest.raises(HarnessError, match="sent nothing for 0.5 s after 1 lines"):
-        list(shell.stream("echo 1; sleep 3", timeout=0.5))
+    # 0.8 s in all, longer than the timeout, but never 0.5 s without a line.
+    lines = list(shell.stream("for i in 1 2 3 4; do echo $i; sleep 0.2; done", timeout=0.5))
+    assert lines == ["1", "2", "3", "4"]
+    with pytest.raises(HarnessError, match="sent nothing for 0.3 s after 1 lines"):
+        list(shell.stream("echo 1; sleep 3", timeout=0.3))
 
 
 @pytest.mark.parametrize("script, lines", [

@@ -270,7 +270,7 @@ def _json_value(value: object) -> object:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.parse_cli")
+    parser = argparse.ArgumentParser(prog="python -m harness.parse")
     add_arguments(parser)
     args = parser.parse_args(argv)
     try:
@@ -282,7 +282,3 @@ def main(argv: list[str] | None = None) -> int:
         # `| head`: the reader is gone; exit quietly like other filters.
         sys.stderr.close()
         return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
