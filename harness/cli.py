@@ -71,7 +71,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     report.write_text(f"# {first.label} (A) vs {second.label} (B)\n\n{table}\n{compare.methods(rows)}")
     print(table, end="")
     print(f"table: {report}")
-    for image in compare.plot(first, second, rows, out, stem):
+    for image in compare.plot(first, second, out, stem):
         print(f"plot: {image}")
     return 0
 

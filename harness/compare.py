@@ -60,19 +60,23 @@ def compare_metric(a: Metric, b: Metric, alpha: float) -> Row:
 
 
 def compare(a: ResultSet, b: ResultSet, alpha: float = 0.05) -> list[Row]:
-    """One row per metric both sets have, in A's order."""
-    return [compare_metric(metric, b.metrics[name], alpha) for name, metric in a.metrics.items()
-            if name in b.metrics]
+    """One row per metric both sets have, by name."""
+    return [compare_metric(a.metrics[name], b.metrics[name], alpha)
+            for name in sorted(a.metrics.keys() & b.metrics.keys(), key=str.casefold)]
 
 
-def only_in(a: ResultSet, b: ResultSet) -> list[str]:
-    return [name for name in a.metrics if name not in b.metrics]
+def only_in(a: ResultSet, b: ResultSet) -> list[Metric]:
+    return [a.metrics[name] for name in sorted(a.metrics.keys() - b.metrics.keys(), key=str.casefold)]
 
 
 def _number(value: float) -> str:
     if abs(value) >= 100:
         return f"{value:.0f}"
     return f"{value:.1f}" if abs(value) >= 1 or value == 0 else f"{value:.2g}"
+
+
+def _summary(summary: Summary) -> str:
+    return f"{_number(summary.mean)} ± {_number(summary.sd)} ({summary.runs})"
 
 
 def markdown_table(a: ResultSet, b: ResultSet, rows: list[Row], alpha: float = 0.05) -> str:
@@ -83,13 +87,14 @@ def markdown_table(a: ResultSet, b: ResultSet, rows: list[Row], alpha: float = 0
         diff = "n/a" if row.diff_percent is None else f"{row.diff_percent:+.1f}%"
         p_value = "n/a" if row.p_value is None else f"{row.p_value:.2g}"
         lines.append(f"| {row.name} | {row.unit} "
-                     f"| {_number(row.a.mean)} ± {_number(row.a.sd)} ({row.a.runs}) "
-                     f"| {_number(row.b.mean)} ± {_number(row.b.sd)} ({row.b.runs}) "
+                     f"| {_summary(row.a)} | {_summary(row.b)} "
                      f"| {diff} | {p_value} | {row.verdict} |")
-    for name in only_in(a, b):
-        lines.append(f"| {name} | | {a.label} only | | | | |")
-    for name in only_in(b, a):
-        lines.append(f"| {name} | | | {b.label} only | | | |")
+    for metric in only_in(a, b):
+        lines.append(f"| {metric.name} | {metric.unit} | {_summary(Summary.of(metric.samples))} "
+                     f"| not measured | | | |")
+    for metric in only_in(b, a):
+        lines.append(f"| {metric.name} | {metric.unit} | not measured "
+                     f"| {_summary(Summary.of(metric.samples))} | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -114,27 +119,34 @@ PLOTS = (
 )
 
 
-def plot(a: ResultSet, b: ResultSet, rows: list[Row], directory: Path, stem: str) -> list[Path]:
-    """The PNGs of PLOTS that have data, bars of the mean with the sd as error bars."""
+def _tick(name: str, prefix: str) -> str:
+    """`prefix: what` is labelled `what`; any other name in full."""
+    return name.removeprefix(prefix + ": ") if name.startswith(prefix + ": ") else name
+
+
+def plot(a: ResultSet, b: ResultSet, directory: Path, stem: str) -> list[Path]:
+    """The PNGs of PLOTS that have data: bars of the mean, the sd as error bars, and no bar
+    where a kernel does not have the counter."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
     written = []
     for spec in PLOTS:
-        chosen = [row for row in rows if row.name.startswith(spec.prefix)]
-        if not chosen:
+        names = sorted({name for result in (a, b) for name in result.metrics if name.startswith(spec.prefix)},
+                       key=str.casefold)
+        if not names:
             continue
-        figure, axes = pyplot.subplots(figsize=(max(4.0, 2.2 * len(chosen)), 3.6))
-        positions = range(len(chosen))
+        figure, axes = pyplot.subplots(figsize=(max(4.0, 1.8 * len(names)), 3.6))
         width = 0.38
-        for offset, label, side in ((-width / 2, a.label, "a"), (width / 2, b.label, "b")):
-            summaries = [getattr(row, side) for row in chosen]
-            axes.bar([p + offset for p in positions], [s.mean for s in summaries], width,
-                     yerr=[s.sd for s in summaries], capsize=4, label=label)
-        axes.set_xticks(list(positions), [row.name.removeprefix(spec.prefix).strip(": ") or row.name
-                                          for row in chosen])
-        units = sorted({row.unit for row in chosen})
+        for offset, result in ((-width / 2, a), (width / 2, b)):
+            summaries = [Summary.of(result.metrics[name].samples) if name in result.metrics else None
+                         for name in names]
+            axes.bar([p + offset for p, s in enumerate(summaries) if s], [s.mean for s in summaries if s], width,
+                     yerr=[s.sd for s in summaries if s], capsize=4, label=result.label)
+        axes.set_xticks(range(len(names)), [_tick(name, spec.prefix) for name in names],
+                        rotation=15 if len(names) > 3 else 0)
+        units = sorted({result.metrics[name].unit for result in (a, b) for name in names if name in result.metrics})
         axes.set_ylabel(", ".join(units))
         axes.set_title(spec.title)
         axes.legend()

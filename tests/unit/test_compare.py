@@ -1,6 +1,5 @@
 """mmharness compare: Welch's t-test, the table, the plots and the errors."""
 
-import json
 import shutil
 from pathlib import Path
 
@@ -9,7 +8,7 @@ import pytest
 from harness import cli, compare, metrics
 from harness.errors import HarnessError
 
-RECORDED = Path(__file__).parent.parent / "data" / "swap-table"
+RECORDED = Path(__file__).parent.parent / "data" / "swap-table" / "20261207-051751-kernel"
 
 
 def test_welch_matches_the_textbook_value():
@@ -67,3 +66,32 @@ def test_bad_result_sets_are_named(tmp_path, capsys):
     (tmp_path / "t" / "metrics.json").write_text("[1, 2]")
     assert cli.main(["compare", str(tmp_path), str(tmp_path)]) == 1
     assert "not a metrics file" in capsys.readouterr().err
+
+
+def test_recorded_a_b_run_gives_the_table_and_the_plots(tmp_path, capsys):
+    a, b = f"{RECORDED}#swap-table-ab@v6.12", f"{RECORDED}#swap-table-ab@v7.3"
+    assert cli.main(["compare", a, b, "--out", str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    row = next(line for line in table.splitlines() if line.startswith("| static cost of swapon |"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2].startswith("818 ± ") and cells[2].endswith("(3)")  # MiB per TiB on 6.12
+    assert cells[3].startswith("24.3 ± ") and cells[4] == "-97.0%" and cells[6] == "yes"
+    # counters 6.12 does not have are shown, not dropped
+    assert "| mTHP 64 KiB: swpin | folios | not measured | 555 ± 47.8 (3) |" in table
+    assert "| zero pages: swpout_zero | pages | not measured |" in table
+    assert "fewer than 3 runs" in next(line for line in table.splitlines() if "memcg OOM kills" in line)
+    report = tmp_path / "compare-swap-table-ab_v6.12-vs-swap-table-ab_v7.3.md"
+    assert "static cost of swapon" in report.read_text() and "MemFree + per-cpu free pages" in report.read_text()
+    for name in ("static-cost", "zero-pages", "mthp"):
+        image = tmp_path / f"compare-swap-table-ab_v6.12-vs-swap-table-ab_v7.3-{name}.png"
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and image.stat().st_size > 10_000
+
+
+def test_two_copies_of_one_run_differ_in_nothing(tmp_path):
+    shutil.copytree(RECORDED, tmp_path / "again")
+    a = metrics.load(f"{RECORDED}#swap-table-ab@v7.3")
+    b = metrics.load(f"{tmp_path / 'again'}#swap-table-ab@v7.3")
+    rows = compare.compare(a, b)
+    assert len(rows) == len(a.metrics) == 15
+    assert all(row.verdict in ("no", "no (constant)", "n/a: fewer than 3 runs") for row in rows)
+    assert all(row.diff_percent in (None, 0.0) for row in rows)
