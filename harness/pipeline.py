@@ -69,6 +69,16 @@ def patch(manifest: Manifest, tree: source.Tree) -> PatchedTree:
 
 
 def work_dir_for(tree: source.Tree, profile: kconfig.Profile) -> Path:
+    """The O= directory of a tree and profile.
+
+    For the trees the harness manages it is a direct child of the tree, where
+    Kbuild uses the relative srctree `..`: every compile command is then the
+    same in the base tree and in each series worktree, and ccache hits across
+    them (equal sources, equal .config). With O= elsewhere the absolute tree
+    path is in every command, and a new worktree (any patch edit) rebuilt
+    everything. A user's own tree (`path`) is not written into."""
+    if tree.managed:
+        return tree.path / f".mmharness-build-{profile.slug}"
     return paths.cache_dir("work", tree.identity, profile.slug)
 
 

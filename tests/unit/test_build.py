@@ -149,3 +149,17 @@ def test_key_and_make_use_the_configured_text_not_the_shared_file(tmp_path, cach
     assert result.key == kbuild.build_key(kbuild._tree_head(tree), "t", "CONFIG_A=y", kbuild.compiler_version())
     assert (work / "seen-config").read_text() == "# header\nCONFIG_A=y\n"
     assert result.config.read_text() == "# header\nCONFIG_A=y\n"
+
+
+def test_managed_trees_build_in_a_child_so_commands_are_the_same_in_every_tree(tmp_path, cache):
+    from harness import kconfig, pipeline, source
+
+    profile = kconfig.Profile(name="page-owner", description="", base="tinyconfig", fragments=(), variables={},
+                              boot=True, unknown_until_series={})
+    base = source.Tree(tmp_path / "linux", "linux-7.3", {})
+    series = source.Tree(tmp_path / "linux+abc", "linux-7.3+abc", {})
+    own = source.Tree(tmp_path / "mine", "path-mine", {}, managed=False)
+    first, second = pipeline.work_dir_for(base, profile), pipeline.work_dir_for(series, profile)
+    # Kbuild uses srctree=.. only for an O= directory that is a direct child of the tree
+    assert first.parent == base.path and second.parent == series.path and first.name == second.name
+    assert not pipeline.work_dir_for(own, profile).is_relative_to(own.path), "a user's tree is left alone"
