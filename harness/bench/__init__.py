@@ -24,6 +24,7 @@ BENCHMARKS: dict[str, str] = {
     "boot": "boot:bench_boot",
     "round_trip": "round_trip:bench_round_trip",
     "ghost": "ghost:bench_ghost",
+    "build": "build:bench_build",
 }
 
 

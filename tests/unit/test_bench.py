@@ -1,5 +1,8 @@
 """The benchmark registry and runner (the benchmarks themselves need a VM or seconds of CPU)."""
 
+import os
+import subprocess
+
 import pytest
 
 from harness import bench
@@ -18,3 +21,15 @@ def test_runner_prints_lines_and_names_unknown_benchmarks(monkeypatch, capsys):
     assert out[:3] == ["== fake", "line 1", "line 2"] and out[3].startswith("== fake: ")
     assert bench.main(["fake", "nope"]) == 2
     assert "unknown benchmark(s): nope" in capsys.readouterr().err
+
+
+def test_ccache_stats_count_a_real_hit(tmp_path):
+    from harness.bench import build as bench_build
+
+    env = dict(os.environ, CCACHE_DIR=str(tmp_path / "ccache"))
+    source = tmp_path / "x.c"
+    source.write_text("int answer(void) { return 42; }\n")
+    for _ in range(2):
+        subprocess.run(["ccache", "gcc", "-c", str(source), "-o", str(tmp_path / "x.o")], env=env, check=True)
+    stats = bench_build.ccache_stats(env)
+    assert (stats.hits, stats.misses) == (1, 1) and stats.hit_rate == 0.5
