@@ -118,26 +118,31 @@ class KernelUnderTest:
         return kconfig.read_config(self.config).get(symbol, "n")
 
 
+def boots(ref: BuildRef) -> bool:
+    return kconfig.load_profile(ref.profile, ref.variables).boot if ref.boot is None else ref.boot
+
+
 def bootable_kernel(manifest: Manifest, label: str | None = None, say: Say = locks.print_now) -> KernelUnderTest:
-    """Build (or reuse) the manifest's kernels; return the first bootable one, or the one labelled."""
-    built = build_all(manifest, say)
-    for configured, result in built:
-        if (label is None and configured.boots) or configured.ref.label == label:
-            return KernelUnderTest(manifest, configured.ref.label, result.vmlinux, result.bzimage,
-                                   result.config, result.directory, configured.patched.series)
-    labels = [configured.ref.label for configured, _ in built]
-    raise HarnessError(f"manifest {manifest.name}: no bootable build {label or ''}".rstrip(),
-                       hint=f"its builds: {', '.join(labels)}")
+    """Build (or reuse) the manifest's first bootable kernel, or the one labelled; only that one."""
+    chosen = [ref for ref in manifest.builds if (ref.label == label if label else boots(ref))][:1]
+    if not chosen:
+        raise HarnessError(f"manifest {manifest.name}: no bootable build {label or ''}".rstrip(),
+                           hint=f"its builds: {', '.join(ref.label for ref in manifest.builds)}")
+    [(configured, result)] = build_all(manifest, say, refs=chosen)
+    return KernelUnderTest(manifest, configured.ref.label, result.vmlinux, result.bzimage,
+                           result.config, result.directory, configured.patched.series)
 
 
-def build_all(manifest: Manifest, say: Say = locks.print_now) -> list[tuple[ConfiguredBuild, kbuild.BuildResult]]:
+def build_all(manifest: Manifest, say: Say = locks.print_now,
+              refs: list[BuildRef] | None = None) -> list[tuple[ConfiguredBuild, kbuild.BuildResult]]:
+    """Every build of the manifest (or those of `refs`), each from the cache or built now."""
     started = time.monotonic()
     tree = fetch(manifest)
     say(f"source: {tree.identity} at {tree.path}")
     patched = patch(manifest, tree)
     say(f"series: {', '.join(patched.series) or '(none)'}")
     results = []
-    for ref in manifest.builds:
+    for ref in manifest.builds if refs is None else refs:
         configured = configure(ref, patched, say)
         for note in configured.result.expected_unknown:
             say(f"note: {note}")

@@ -4,6 +4,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from harness import build as kbuild
 
 from conftest import git
@@ -163,3 +165,21 @@ def test_managed_trees_build_in_a_child_so_commands_are_the_same_in_every_tree(t
     # Kbuild uses srctree=.. only for an O= directory that is a direct child of the tree
     assert first.parent == base.path and second.parent == series.path and first.name == second.name
     assert not pipeline.work_dir_for(own, profile).is_relative_to(own.path), "a user's tree is left alone"
+
+
+def test_booting_builds_only_the_kernel_it_boots(monkeypatch):
+    from harness import manifest as manifests, pipeline
+    from harness.errors import HarnessError
+
+    asked = []
+    monkeypatch.setattr(pipeline, "build_all", lambda manifest, say, refs: asked.append(refs) or [])
+    default = manifests.load("default")
+    with pytest.raises(ValueError):  # the fake builds nothing; what matters is what it was asked
+        pipeline.bootable_kernel(default)
+    assert [ref.label for ref in asked[-1]] == ["page-owner[page_owner=y,swap_page_owner=y]"]
+    with pytest.raises(ValueError):
+        pipeline.bootable_kernel(default, "page-owner[page_owner=n,swap_page_owner=n]")
+    assert [ref.label for ref in asked[-1]] == ["page-owner[page_owner=n,swap_page_owner=n]"]
+    with pytest.raises(HarnessError, match="no bootable build nope") as error:
+        pipeline.bootable_kernel(default, "nope")
+    assert "page-owner[page_owner=y,swap_page_owner=n]" in error.value.hint
