@@ -47,6 +47,7 @@ def test_checkpatch_strict_reports_no_errors(manifest, results_dir):
 
 
 @pytest.mark.build_only
+@pytest.mark.build_matrix
 def test_every_configuration_builds_warning_free(manifest, results_dir):
     built = pipeline.build_all(manifest)
     rows = []
