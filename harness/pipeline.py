@@ -76,10 +76,13 @@ def work_dir_for(tree: source.Tree, profile: kconfig.Profile) -> Path:
     same in the base tree and in each series worktree, and ccache hits across
     them (equal sources, equal .config). With O= elsewhere the absolute tree
     path is in every command, and a new worktree (any patch edit) rebuilt
-    everything. A user's own tree (`path`) is not written into."""
+    everything. One directory serves every variant of a profile (e.g.
+    page_owner y/y, y/n, n/n): Kbuild's per-symbol dependencies then rebuild
+    only the files that use a symbol that changed. A user's own tree (`path`)
+    is not written into."""
     if tree.managed:
-        return tree.path / f".mmharness-build-{profile.slug}"
-    return paths.cache_dir("work", tree.identity, profile.slug)
+        return tree.path / f".mmharness-build-{profile.name}"
+    return paths.cache_dir("work", tree.identity, profile.name)
 
 
 def configure(ref: BuildRef, patched: PatchedTree, say: Say = locks.print_now) -> ConfiguredBuild:

@@ -165,6 +165,9 @@ def test_managed_trees_build_in_a_child_so_commands_are_the_same_in_every_tree(t
     # Kbuild uses srctree=.. only for an O= directory that is a direct child of the tree
     assert first.parent == base.path and second.parent == series.path and first.name == second.name
     assert not pipeline.work_dir_for(own, profile).is_relative_to(own.path), "a user's tree is left alone"
+    other_variant = kconfig.Profile(name="page-owner", description="", base="tinyconfig", fragments=(),
+                                    variables={"swap_page_owner": False}, boot=True, unknown_until_series={})
+    assert pipeline.work_dir_for(base, other_variant) == first, "Kbuild rebuilds only what a symbol change touches"
 
 
 def test_booting_builds_only_the_kernel_it_boots(monkeypatch):
