@@ -89,7 +89,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     loaded = report.load(args.results_dir, args.junit)
     out = Path(args.out) if args.out else Path(args.results_dir) / "report.html"
-    page, *images = report.render(loaded, out)
+    page, *images = report.render(loaded, out, plots=not args.no_plots)
     bad = sum(test.bad for test in loaded.tests)
     source = f"JUnit {loaded.junit}" if loaded.junit else "no JUnit XML: outcomes inferred or unknown"
     print(f"{len(loaded.tests)} tests, {bad} failed ({source})")
@@ -132,6 +132,7 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_argument("--out", help="the page (default RESULTS_DIR/report.html); its PNG plots go beside it")
     sub.add_argument("--junit", type=Path, help="JUnit XML of the run (default: a junit*.xml of this run "
                                                  "in RESULTS_DIR or its parent)")
+    sub.add_argument("--no-plots", action="store_true", help="metrics as tables only, no PNG plots")
     sub.set_defaults(function=cmd_report)
     sub = commands.add_parser("triage", help="print the crash reports in a console log; exit 1 if any is fatal")
     sub.add_argument("console_log", metavar="CONSOLE_LOG", type=Path, help="a console.log of a run")

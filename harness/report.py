@@ -441,17 +441,20 @@ def summary_rows(report: Report) -> list[dict]:
     return [rows[key] for key in sorted(rows)]
 
 
-def render(report: Report, out: Path) -> list[Path]:
-    """Write the page and its PNGs (named after the page, beside it); return what was written."""
+def render(report: Report, out: Path, plots: bool = True) -> list[Path]:
+    """Write the page and its PNGs (named after the page, beside it); return what was written.
+
+    plots=False leaves the metrics plots out (the tables stay)."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = []
     groups = []
     for test, rows in metric_groups(report):
         image = out.parent / f"{out.stem}-metrics-{_slug(test)}.png"
-        plot_group(test, rows, image)
-        written.append(image)
-        groups.append(MetricGroup(test, tuple(rows), image.name))
+        if plots:
+            plot_group(test, rows, image)
+            written.append(image)
+        groups.append(MetricGroup(test, tuple(rows), image.name if plots else ""))
 
     def link(path: str | Path) -> str:
         """A relative link from the page to a file of the results directory (or any path)."""
