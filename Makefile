@@ -6,7 +6,7 @@ MANIFEST ?= default
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-utils dpkg \
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk \
-	nodejs
+	nodejs chromium
 
 .PHONY: setup build test test-tree test-kernel test-series checkpatch check check-kernel bench compare nightly nightly-tests clean
 

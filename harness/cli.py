@@ -84,6 +84,21 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return parse_cli.run(args)
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness import report  # matplotlib loads only for this command
+
+    loaded = report.load(args.results_dir, args.junit)
+    out = Path(args.out) if args.out else Path(args.results_dir) / "report.html"
+    page, *images = report.render(loaded, out, plots=not args.no_plots)
+    bad = sum(test.bad for test in loaded.tests)
+    source = f"JUnit {loaded.junit}" if loaded.junit else "no JUnit XML: outcomes inferred or unknown"
+    print(f"{len(loaded.tests)} tests, {bad} failed ({source})")
+    for image in images:
+        print(f"plot: {image}")
+    print(f"report: {page}")
+    return 0
+
+
 def cmd_triage(args: argparse.Namespace) -> int:
     result = triage.triage(args.console_log)
     print(result.render())
@@ -112,6 +127,13 @@ def make_parser() -> argparse.ArgumentParser:
     sub = commands.add_parser("parse", help="parse a page_owner / swap_page_owner / stacks dump")
     parse_cli.add_arguments(sub)
     sub.set_defaults(function=cmd_parse)
+    sub = commands.add_parser("report", help="write a static HTML page summarising a results directory")
+    sub.add_argument("results_dir", metavar="RESULTS_DIR", type=Path, help="a results directory of a kernel test session")
+    sub.add_argument("--out", help="the page (default RESULTS_DIR/report.html); its PNG plots go beside it")
+    sub.add_argument("--junit", type=Path, help="JUnit XML of the run (default: a junit*.xml of this run "
+                                                 "in RESULTS_DIR or its parent)")
+    sub.add_argument("--no-plots", action="store_true", help="metrics as tables only, no PNG plots")
+    sub.set_defaults(function=cmd_report)
     sub = commands.add_parser("triage", help="print the crash reports in a console log; exit 1 if any is fatal")
     sub.add_argument("console_log", metavar="CONSOLE_LOG", type=Path, help="a console.log of a run")
     sub.set_defaults(function=cmd_triage)

@@ -6,7 +6,7 @@ returns what the next stage needs.
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness import build as kbuild
@@ -22,6 +22,8 @@ class PatchedTree:
     tree: source.Tree
     series: tuple[str, ...]  # names of the applied (or upstream) series
     log: Path
+    seconds: float = 0.0  # patching (checking an applied series) took
+    fetch_seconds: float = 0.0  # fetching (or finding the cached) tree took, when build_all did it
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class ConfiguredBuild:
     patched: PatchedTree
     work_dir: Path  # shared with other runs of this tree and profile: see build.build's locks
     result: kconfig.ConfigResult
+    seconds: float = 0.0  # configuring and verifying took
 
     @property
     def config_text(self) -> str:
@@ -56,6 +59,7 @@ def series_to_apply(manifest: Manifest) -> list[kseries.Series]:
 
 
 def patch(manifest: Manifest, tree: source.Tree) -> PatchedTree:
+    started = time.monotonic()
     loaded = load_series(manifest)
     for one in loaded:
         if one.is_upstream:
@@ -65,7 +69,7 @@ def patch(manifest: Manifest, tree: source.Tree) -> PatchedTree:
     log = paths.cache_dir("logs") / f"patch-{tree.identity}.log"
     names = kseries.apply(tree, to_apply, log)
     upstream = [one.name for one in loaded if one.is_upstream]
-    return PatchedTree(tree, tuple(upstream + names), log)
+    return PatchedTree(tree, tuple(upstream + names), log, round(time.monotonic() - started, 2))
 
 
 def work_dir_for(tree: source.Tree, profile: kconfig.Profile) -> Path:
@@ -86,11 +90,12 @@ def work_dir_for(tree: source.Tree, profile: kconfig.Profile) -> Path:
 
 
 def configure(ref: BuildRef, patched: PatchedTree, say: Say = locks.print_now) -> ConfiguredBuild:
+    started = time.monotonic()
     profile = kconfig.load_profile(ref.profile, ref.variables)
     work_dir = work_dir_for(patched.tree, profile)
     result = kconfig.configure(patched.tree.path, work_dir, profile, set(patched.series),
                                work_dir / "mmharness-config.log", say)
-    return ConfiguredBuild(ref, profile, patched, work_dir, result)
+    return ConfiguredBuild(ref, profile, patched, work_dir, result, round(time.monotonic() - started, 2))
 
 
 def build(configured: ConfiguredBuild, say: Say = locks.print_now) -> kbuild.BuildResult:
@@ -116,6 +121,7 @@ class KernelUnderTest:
     config: Path
     build_dir: Path
     series: tuple[str, ...]
+    phases: dict[str, float] = field(default_factory=dict, compare=False)  # fetch/patch/config/build seconds
 
     def config_value(self, symbol: str) -> str:
         return kconfig.read_config(self.config).get(symbol, "n")
@@ -132,8 +138,11 @@ def bootable_kernel(manifest: Manifest, label: str | None = None, say: Say = loc
         raise HarnessError(f"manifest {manifest.name}: no bootable build {label or ''}".rstrip(),
                            hint=f"its builds: {', '.join(ref.label for ref in manifest.builds)}")
     [(configured, result)] = build_all(manifest, say, refs=chosen)
+    patched = configured.patched
+    phases = {"fetch": patched.fetch_seconds, "patch": patched.seconds, "config": configured.seconds,
+              "build": round(result.seconds, 2)}
     return KernelUnderTest(manifest, configured.ref.label, result.vmlinux, result.bzimage,
-                           result.config, result.directory, configured.patched.series)
+                           result.config, result.directory, configured.patched.series, phases)
 
 
 def build_all(manifest: Manifest, say: Say = locks.print_now,
@@ -141,8 +150,9 @@ def build_all(manifest: Manifest, say: Say = locks.print_now,
     """Every build of the manifest (or those of `refs`), each from the cache or built now."""
     started = time.monotonic()
     tree = fetch(manifest)
+    fetched = round(time.monotonic() - started, 2)
     say(f"source: {tree.identity} at {tree.path}")
-    patched = patch(manifest, tree)
+    patched = replace(patch(manifest, tree), fetch_seconds=fetched)
     say(f"series: {', '.join(patched.series) or '(none)'}")
     results = []
     for ref in manifest.builds if refs is None else refs:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import crash, guest, manifest as manifests, paths, pipeline
+from harness import crash, guest, manifest as manifests, paths, pipeline, run_metadata
 from harness.machine import Disk, Machine, MachineSpec
 from harness.pipeline import KernelUnderTest
 
@@ -48,6 +48,7 @@ class Session:
         self.figures: list[tuple[str, str]] = []
         self.notices: list[str] = []  # non-fatal console reports, e.g. page allocation failures
         self.run_dir = paths.new_results_dir("kernel")
+        run_metadata.start(self.run_dir)  # RUN_DIR/metadata.json: harness, host, QEMU, compiler
 
     def say(self, text: str) -> None:
         capture = self.config.pluginmanager.getplugin("capturemanager")
@@ -62,6 +63,7 @@ class Session:
         key = (manifest_name, label or "")
         if key not in self.kernels:
             self.kernels[key] = self._build(manifest_name, label)
+            run_metadata.add_kernel(self.run_dir, self.kernels[key])  # tree, series, .config, phases
         return self.kernels[key]
 
     def _build(self, manifest_name: str, label: str | None) -> KernelUnderTest:
@@ -191,6 +193,14 @@ def pytest_runtest_call(item):
     if reports:
         pytest.fail(f"the kernel crashed during the test:\n{crash.summary(reports)}\n"
                     f"console: {vm.console_log}", pytrace=False)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item):
+    yield  # after the fixtures' teardown: the test's metadata.json is final
+    session = getattr(item.config, "_mmharness", None)
+    if session is not None:
+        run_metadata.refresh(session.run_dir)  # the boot seconds of the tests so far
 
 
 def pytest_terminal_summary(terminalreporter, config):
