@@ -16,12 +16,13 @@ from harness import report
 from test_report import RUN, Page  # tests/unit is on sys.path (rootdir-less test modules)
 
 CHROMIUM = shutil.which("chromium")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no chromium (make setup installs it)")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
          "--allow-file-access-from-files"]
 
 
 def chromium(*args: str, home: Path) -> subprocess.CompletedProcess:
+    if CHROMIUM is None:
+        pytest.fail("chromium is not installed: run `make setup` (it installs Debian's chromium)", pytrace=False)
     # its own profile and HOME: nothing of the machine's user, nothing left behind
     return subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={home / 'profile'}", *args],
                           capture_output=True, text=True, timeout=120, env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
