@@ -77,7 +77,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
-    from harness import openssh, session, ssh  # paramiko and pexpect load only for this command
+    from harness import openssh, session  # paramiko and pexpect load only for this command
 
     manifest = manifests.load(args.manifest)
     results = paths.new_results_dir(f"boot-{paths.safe_name(manifest.name)}")
