@@ -14,7 +14,7 @@ import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import paramiko
 
@@ -75,6 +75,16 @@ def pin_host_key(keys: paramiko.HostKeys, host: str, port: int, host_key: str) -
 def _tail(data: str, lines: int = 20) -> str:
     kept = data.rstrip("\n").splitlines()[-lines:]
     return "\n      ".join(kept) if kept else "(nothing)"
+
+
+class GuestShell(Protocol):
+    """What workloads and snapshots need of a shell: Shell, or a fake in unit tests."""
+
+    def run(self, command: Sequence[str] | str, timeout: float = ...) -> CommandResult: ...
+    def check(self, command: Sequence[str] | str, timeout: float = ...) -> CommandResult: ...
+    def stream(self, command: Sequence[str] | str, timeout: float = ..., *,
+               compressed: bool = ...) -> Iterator[str]: ...
+    def stream_lines(self, path: str, timeout: float = ...) -> Iterator[str]: ...
 
 
 class Shell:

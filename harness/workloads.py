@@ -10,24 +10,14 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
+from harness.debugfs import PAGE_OWNER, SHOW_STACKS, SWAP_PAGE_OWNER  # workloads.PAGE_OWNER: tests/kernel
 from harness.errors import HarnessError
 from harness.parse import aggregate, owner_stacks, procfs
+from harness.ssh import GuestShell
 from harness.tables import round_trip_table
 from harness.snapshot import READER, buffered_read, keep, read_page_owner, summarise_dump
-
-PAGE_OWNER = "/sys/kernel/debug/page_owner"
-SWAP_PAGE_OWNER = "/sys/kernel/debug/swap_page_owner"
-SHOW_STACKS = "/sys/kernel/debug/page_owner_stacks/show_stacks"
-
-
-class GuestShell(Protocol):
-    def run(self, command, timeout: float = ...): ...
-    def check(self, command, timeout: float = ...): ...
-    def stream_lines(self, path: str, timeout: float = ...): ...
-    def stream(self, command, timeout: float = ..., *, compressed: bool = ...): ...
-
 
 # What dd writes. Linux 7.3 keeps zero-filled pages out of swap I/O and zswap
 # (swpout_zero: only a bit in the swap table), so the cover letter's
