@@ -1,7 +1,7 @@
 """mmharness command line: each pipeline stage alone, or all of them."""
 
 import argparse
-import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -66,7 +66,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path(args.a.partition("#")[0])
     out.mkdir(parents=True, exist_ok=True)
     table = compare.markdown_table(first, second, rows, args.alpha)
-    stem = f"compare-{_file_name(first.label)}-vs-{_file_name(second.label)}"
+    stem = f"compare-{paths.safe_name(first.label)}-vs-{paths.safe_name(second.label)}"
     report = out / f"{stem}.md"
     report.write_text(f"# {first.label} (A) vs {second.label} (B)\n\n{table}\n{compare.methods(rows)}")
     print(table, end="")
@@ -76,8 +76,36 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _file_name(label: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", label)
+def cmd_boot(args: argparse.Namespace) -> int:
+    from harness import openssh, session  # paramiko and pexpect load only for this command
+
+    manifest = manifests.load(args.manifest)
+    results = paths.new_results_dir(f"boot-{paths.safe_name(manifest.name)}")
+    print(f"results: {results}", flush=True)
+    kernel = session.kernel_under_test(manifest, args.label,
+                                       say=lambda text: print(f"[{manifest.name}] {text}", flush=True))
+    spec = session.machine_spec(kernel, boot_overrides(args))
+    image = session.guest_image(manifest.guest)
+    with session.booted(spec, image, results) as vm:
+        print(f"booted {kernel.label} in {vm.boot_seconds:.1f} s ({vm.accel}); ssh port {vm.port}", flush=True)
+        shell = vm.shell()  # waits for sshd
+        if args.command:
+            command = args.command[0] if len(args.command) == 1 else args.command
+            result = shell.run(command, timeout=args.timeout)
+            sys.stdout.write(result.stdout)
+            sys.stderr.write(result.stderr)
+            sys.stdout.flush()
+            return result.status if result.status >= 0 else 255
+        known_hosts = openssh.write_known_hosts(results / "known_hosts", vm.port, image.host_key)
+        argv = openssh.ssh_argv(port=vm.port, client_key=image.client_key, known_hosts=known_hosts)
+        print(f"$ {' '.join(argv)}", flush=True)
+        return subprocess.run(argv, check=False).returncode
+
+
+def boot_overrides(args: argparse.Namespace):
+    from harness import session
+
+    return session.Overrides(cmdline=args.cmdline, memory_mb=args.memory)
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -118,6 +146,16 @@ def make_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--manifest", "-m", default="default", help="manifest name or YAML path")
         sub.set_defaults(function=function)
+    sub = commands.add_parser("boot", help="boot the manifest's kernel; run COMMAND over SSH, or open an ssh session")
+    sub.add_argument("--manifest", "-m", default="default", help="manifest name or YAML path")
+    sub.add_argument("--label", default=None, help="which of the manifest's builds (default: the first bootable)")
+    sub.add_argument("--cmdline", default="", help="appended to the kernel command line")
+    sub.add_argument("--memory", type=int, default=None, metavar="MB", help="guest memory (default: the manifest's)")
+    sub.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS",
+                     help="how long COMMAND may run (default 3600)")
+    sub.add_argument("command", nargs="*", metavar="COMMAND",
+                     help="after --: run this in the guest (one word: a shell command line) and exit with its status")
+    sub.set_defaults(function=cmd_boot)
     sub = commands.add_parser("compare", help="compare two result sets: mean, sd, difference, Welch's t-test, plots")
     sub.add_argument("a", metavar="A", help="results directory, or DIR#KERNEL for one kernel in it (the baseline)")
     sub.add_argument("b", metavar="B", help="the result set compared against A")

@@ -108,28 +108,105 @@ def _title(line: str, found: re.Match) -> str:
     return PREFIX.sub("", line).strip()
 
 
-def _oom_end(lines: list[str], index: int) -> tuple[int, str | None]:
-    """(end, kill title) of the OOM report opened at `index`: up to the kill line,
-    stopping before any fatal report inside it, so that none hides in a notice."""
-    for later in range(index + 1, min(len(lines), index + OOM_AFTER + 1)):
-        kill = OOM_KILL.search(lines[later])
+class Scanner:
+    """Crash reports from console lines fed as they arrive; each line is examined once.
+
+    A report is complete when its end marker (or an OOM kill) arrives or when
+    enough lines followed it; `reports()` adds the ones still open as they
+    stand, so it gives what `scan` of all lines so far gives. Only a window
+    is kept: context lines before the next line to examine, and the lines of
+    a report still open."""
+
+    CONTEXT = max(BEFORE, DUMP_PAGE_BEFORE)
+
+    def __init__(self, first_line: int = 1):
+        self.first_line = first_line
+        self.complete: list[CrashReport] = []
+        self._window: list[str] = []
+        self._base = 0  # index (from 0) of _window[0] among all lines fed
+        self._next = 0  # the next line that may start a report
+        self._covered = 0  # the first line not inside the last complete report
+
+    @property
+    def lines(self) -> int:
+        return self._base + len(self._window)
+
+    def feed(self, lines: list[str]) -> None:
+        """Add complete lines (without newlines) and settle what they complete."""
+        self._window.extend(line.rstrip("\r") for line in lines)
+        reports, self._next, self._covered = self._scan(self._window, final=False)
+        self.complete.extend(reports)
+        keep_from = max(0, self._next - self.CONTEXT - self._base)
+        if keep_from:
+            del self._window[:keep_from]
+            self._base += keep_from
+
+    def reports(self, tail: str | None = None) -> list[CrashReport]:
+        """Every report so far, the open ones cut at the last line (or at `tail`, a
+        line not yet ended)."""
+        window = self._window if tail is None else [*self._window, tail.rstrip("\r")]
+        return self.complete + self._scan(window, final=True)[0]
+
+    def _scan(self, window: list[str], final: bool) -> tuple[list[CrashReport], int, int]:
+        base, index, covered = self._base, self._next, self._covered
+        total = base + len(window)
+        reports = []
+        while index < total:
+            found = match(window[index - base])
+            if found is None:
+                index += 1
+                continue
+            kind, matched = found
+            title = _title(window[index - base], matched)
+            if OOM_START.search(window[index - base]):
+                end, kill, settled = _oom_end(window, base, index)
+                title = kill or title
+            else:
+                end, settled = _report_end(window, base, index)
+            if not (settled or final):
+                break
+            start = _start(window, base, index, covered)
+            reports.append(CrashReport(
+                kind=kind, title=title, line=self.first_line + index,
+                excerpt="\n".join(window[start - base:end - base]).rstrip("\n")))
+            covered = index = end
+        return reports, index, covered
+
+
+def _report_end(lines: list[str], base: int, index: int) -> tuple[int, bool]:
+    """(end, settled) of the report opened at `index`: its end marker, else AFTER lines."""
+    total = base + len(lines)
+    end = min(total, index + AFTER + 1)
+    for later in range(index + 1, end):
+        if END_OF_REPORT.search(lines[later - base]):
+            return later + 1, True
+    return end, index + AFTER + 1 <= total
+
+
+def _oom_end(lines: list[str], base: int, index: int) -> tuple[int, str | None, bool]:
+    """(end, kill title, settled) of the OOM report opened at `index`: up to the kill
+    line, stopping before any fatal report inside it, so that none hides in a notice."""
+    total = base + len(lines)
+    for later in range(index + 1, min(total, index + OOM_AFTER + 1)):
+        kill = OOM_KILL.search(lines[later - base])
         if kill and kill.group("title"):
-            return later + 1, kill.group("title")
-        kind = classify(lines[later])
+            return later + 1, kill.group("title"), True
+        kind = classify(lines[later - base])
         if kind not in (None, "Call Trace", *NOT_FATAL):
-            return later, None
-    return min(len(lines), index + AFTER + 1), None
+            return later, None, True
+    return min(total, index + AFTER + 1), None, index + OOM_AFTER + 1 <= total
 
 
-def _start(lines: list[str], index: int, floor: int) -> int:
+def _start(lines: list[str], base: int, index: int, floor: int) -> int:
     """First line of the excerpt: BEFORE lines of context, or back to the start of
     a dump_page() that ends just before the report ("page dumped because: ..."),
     not reaching into the previous report (which ends before `floor`)."""
-    start = max(0, index - BEFORE)
-    for before in range(index - 1, max(floor, index - DUMP_PAGE_BEFORE) - 1, -1):
-        if DUMP_PAGE_END.search(lines[before]):
-            for first in range(before, max(floor, index - DUMP_PAGE_BEFORE) - 1, -1):
-                if DUMP_PAGE_START.search(lines[first]):
+    start = max(base, index - BEFORE)
+    lowest = max(floor, base, index - DUMP_PAGE_BEFORE)
+    for before in range(index - 1, lowest - 1, -1):
+        if DUMP_PAGE_END.search(lines[before - base]):
+            for first in range(before, lowest - 1, -1):
+                if DUMP_PAGE_START.search(lines[first - base]):
                     return min(start, first)
             break
     return start
@@ -137,35 +214,9 @@ def _start(lines: list[str], index: int, floor: int) -> int:
 
 def scan(text: str, first_line: int = 1) -> list[CrashReport]:
     """Every crash report in `text`; lines inside a report do not start another."""
-    lines = [line.rstrip("\r") for line in text.split("\n")]
-    reports = []
-    covered_until = 0  # index of the first line not inside the previous excerpt
-    for index, line in enumerate(lines):
-        if index < covered_until:
-            continue
-        found = match(line)
-        if found is None:
-            continue
-        kind, matched = found
-        title = _title(line, matched)
-        if OOM_START.search(line):
-            end, kill = _oom_end(lines, index)
-            title = kill or title
-        else:
-            end = min(len(lines), index + AFTER + 1)
-            for later in range(index + 1, end):
-                if END_OF_REPORT.search(lines[later]):
-                    end = later + 1
-                    break
-        start = _start(lines, index, covered_until)
-        reports.append(CrashReport(
-            kind=kind,
-            title=title,
-            line=first_line + index,
-            excerpt="\n".join(lines[start:end]).rstrip("\n"),
-        ))
-        covered_until = end
-    return reports
+    scanner = Scanner(first_line)
+    scanner.feed(text.split("\n"))
+    return scanner.reports()
 
 
 def fatal(reports: list[CrashReport], strict: bool = False) -> list[CrashReport]:

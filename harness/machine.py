@@ -1,305 +1,44 @@
-"""QEMU machines: the command line from a dataclass, boot, console, shutdown.
+"""QEMU machines: boot, console, shutdown, one VM's lifecycle.
 
-The console (ttyS0 on QEMU's stdio, through a pexpect pty) is drained by a
-reader thread for the whole life of the VM: every byte goes to console.log
-and every line is checked for kernel crash patterns, so a crash is caught
-whatever the harness is doing at the time. No QEMU outlives the harness:
-each one is killed by PID in `finally`, at exit, on SIGTERM/SIGHUP, and by
-the kernel (PR_SET_PDEATHSIG) if the harness itself is killed.
+The parts, one job each: harness.qemu (the command line, the accelerator),
+harness.ports (the SSH forward's port), harness.console (the reader thread
+that keeps console.log and the crash reports), harness.reaper (no QEMU
+outlives the harness: killed by PID in `finally`, at exit, on SIGTERM/SIGHUP,
+and by the kernel if the harness itself is killed).
 """
 
-import atexit
-import codecs
-import ctypes
-import fcntl
+import enum
 import os
-import re
 import shlex
 import shutil
 import signal
-import socket
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import pexpect
 
-from harness import crash, paths
+from harness import crash, paths, reaper
+from harness.console import Console
 from harness.errors import HarnessError
 from harness.guest import INIT_FATAL, GuestImage
+from harness.machine_spec import Disk, MachineSpec
+from harness.ports import PortLease, reserve_port
 from harness.proc import require_tools, run
+from harness.qemu import ACCELS, BASE_CMDLINE, PORT_TAKEN, QEMU, detect_accel, qemu_command
 from harness.ssh import Shell
 
-QEMU = "qemu-system-x86_64"
-BASE_CMDLINE = ("console=ttyS0 root=/dev/vda rootfstype=ext4 rw "
-                "init=/sbin/mmharness-init panic=-1")
-ACCELS = ("auto", "kvm", "tcg")
-# QEMU's message when the host side of the SSH forward is taken.
-PORT_TAKEN = "Could not set up host forwarding rule"
+__all__ = ["ACCELS", "BASE_CMDLINE", "QEMU", "Console", "Disk", "Machine", "MachineSpec", "PortLease",
+           "Started", "detect_accel", "qemu_command", "reserve_port"]
+
 REBOOT_COMMAND = "/sbin/mmharness-init reboot"
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 
 
-@dataclass(frozen=True)
-class Disk:
-    size_mb: int
-    swap: bool = False  # mkswap on the host, so the guest can `swapon` it at once
-
-    @staticmethod
-    def device(index: int) -> str:
-        """Guest device of the index-th extra disk (the rootfs is /dev/vda)."""
-        return f"/dev/vd{chr(ord('b') + index)}"
-
-
-@dataclass(frozen=True)
-class MachineSpec:
-    kernel: Path  # vmlinux, booted through its PVH entry (CONFIG_PVH)
-    cmdline: str = ""  # appended to BASE_CMDLINE, e.g. "page_owner=on"
-    memory_mb: int = 512
-    cpus: int = 2
-    disks: tuple[Disk, ...] = ()
-    accel: str = "auto"  # auto: KVM only with usable /dev/kvm and vmx/svm; else TCG
-    cpu: str = ""  # default: qemu64 under TCG (much faster than max), host under KVM
-    ssh_port: int = 0  # 0: pick a free port
-    boot_timeout: float = 180.0
-    shutdown_timeout: float = 60.0
-    extra_args: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:  # accept str paths and lists from callers and YAML
-        object.__setattr__(self, "kernel", Path(self.kernel))
-        object.__setattr__(self, "disks", tuple(self.disks))
-        object.__setattr__(self, "extra_args", tuple(self.extra_args))
-
-
-def detect_accel(requested: str = "auto", *, cpuinfo: str | None = None,
-                 kvm_device: Path = Path("/dev/kvm")) -> str:
-    """'kvm' or 'tcg'. A /dev/kvm without vmx/svm (e.g. a PVM-only backend) hangs guests."""
-    if requested == "auto":
-        requested = os.environ.get("MMHARNESS_ACCEL", "auto") or "auto"
-    if requested not in ACCELS:
-        raise HarnessError(f"unknown accelerator {requested!r}", hint=f"use one of {ACCELS}")
-    if requested == "tcg":
-        return "tcg"
-    usable = kvm_device.exists() and os.access(kvm_device, os.R_OK | os.W_OK)
-    if requested == "kvm":
-        if not usable:
-            raise HarnessError(f"accel kvm requested but {kvm_device} is not usable",
-                               hint="use accel: auto or tcg")
-        return "kvm"
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            cpuinfo = ""
-    hardware = any(re.search(r"\b(vmx|svm)\b", line)
-                   for line in cpuinfo.splitlines() if line.startswith("flags"))
-    return "kvm" if usable and hardware else "tcg"
-
-
-def qemu_command(spec: MachineSpec, *, rootfs: Path, ssh_port: int,
-                 disk_files: list[Path] = (), accel: str = "tcg") -> list[str]:
-    """The QEMU argv (pure: no files touched, no processes)."""
-    cpu = spec.cpu or ("host" if accel == "kvm" else "qemu64")
-    cmdline = f"{BASE_CMDLINE} {spec.cmdline}".strip()
-    argv = [
-        QEMU,
-        # -nodefaults and an explicit -serial instead of -nographic: no monitor
-        # multiplexed on stdio, so every byte sent reaches the guest as it is.
-        "-nodefaults", "-no-user-config", "-display", "none",
-        "-serial", "stdio", "-monitor", "none",
-        "-machine", "pc", "-accel", accel, "-cpu", cpu,
-        "-smp", str(spec.cpus), "-m", str(spec.memory_mb),
-        "-no-reboot",
-        "-kernel", str(spec.kernel), "-append", cmdline,
-        "-drive", f"file={rootfs},if=virtio,format=raw,snapshot=on",
-    ]
-    for disk in disk_files:
-        argv += ["-drive", f"file={disk},if=virtio,format=raw,cache=unsafe"]
-    argv += [
-        "-netdev", f"user,id=net0,hostfwd=tcp:127.0.0.1:{ssh_port}-:22",
-        "-device", "virtio-net-pci,netdev=net0",
-        "-device", "virtio-rng-pci",
-        *spec.extra_args,
-    ]
-    return argv
-
-
-@dataclass
-class PortLease:
-    """A loopback TCP port reserved for one VM by a lock file under the cache."""
-    port: int
-    lock_file: object = field(repr=False, default=None)
-
-    def release(self) -> None:
-        if self.lock_file is not None:
-            self.lock_file.close()
-            self.lock_file = None
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def _lock_port(port: int, lock_dir: Path):
-    handle = open(lock_dir / f"{port}.lock", "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        handle.close()
-        return None
-    return handle
-
-
-def reserve_port(requested: int = 0, lock_dir: Path | None = None) -> PortLease:
-    """A free port on 127.0.0.1. Locks keep parallel harness runs apart; a port
-    some other program grabs before QEMU binds it makes boot retry (see Machine)."""
-    lock_dir = lock_dir or paths.cache_dir("ports")
-    if requested:
-        handle = _lock_port(requested, lock_dir)
-        if handle is None or not _port_free(requested):
-            if handle:
-                handle.close()
-            raise HarnessError(f"port {requested} on 127.0.0.1 is already in use",
-                               hint="choose another ssh_port, or 0 to pick a free one")
-        return PortLease(requested, handle)
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        handle = _lock_port(port, lock_dir)
-        if handle is not None:
-            return PortLease(port, handle)
-    raise HarnessError("no free TCP port on 127.0.0.1 for the guest's SSH forward")
-
-
-# --- making sure no QEMU survives -------------------------------------------
-
-_LIVE: dict[int, "Machine"] = {}
-_handlers_installed = False
-_libc = ctypes.CDLL(None, use_errno=True)
-PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    # Runs in the forked child. The signal fires when the forking *thread*
-    # exits, so boot machines from a thread that outlives them (the main one).
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def _kill_all() -> None:
-    machines = list(_LIVE.items())
-    _LIVE.clear()
-    for pid, _ in machines:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    for _, machine in machines:  # their console threads reap them: no zombies left
-        if machine._console is not None:
-            machine._console.exited.wait(2.0)
-
-
-def _install_handlers() -> None:
-    global _handlers_installed
-    if _handlers_installed or threading.current_thread() is not threading.main_thread():
-        return
-    _handlers_installed = True
-    atexit.register(_kill_all)
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        previous = signal.getsignal(signum)
-
-        def handler(sig, frame, previous=previous):
-            _kill_all()
-            if callable(previous):
-                previous(sig, frame)
-            elif previous != signal.SIG_IGN:
-                signal.signal(sig, signal.SIG_DFL)
-                os.kill(os.getpid(), sig)
-
-        signal.signal(signum, handler)
-
-
-# --- the console -------------------------------------------------------------
-
-class Console(threading.Thread):
-    """Drains QEMU's stdio: tees to console.log, decodes, classifies lines."""
-
-    def __init__(self, child: pexpect.spawn, log_path: Path, phase: Callable[[], str]):
-        super().__init__(name=f"console-{child.pid}", daemon=True)
-        self.child = child
-        self.log = log_path.open("ab")
-        self._phase = phase
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._parts: list[str] = []
-        self._partial_line = ""
-        self._lines = 0
-        self.lock = threading.Lock()
-        self.exited = threading.Event()
-        self.crash_phases: dict[int, str] = {}  # console line number -> phase it was seen in
-        self.exitstatus: int | None = None
-        self.signalstatus: int | None = None
-
-    def run(self) -> None:
-        try:
-            while True:
-                try:
-                    data = self.child.read_nonblocking(1 << 16, timeout=0.2)
-                except pexpect.TIMEOUT:
-                    continue
-                except (pexpect.EOF, OSError):
-                    break
-                self.log.write(data)
-                self.log.flush()
-                self._feed(self._decoder.decode(data).replace("\r", ""))
-        finally:
-            with self.lock:  # a last line without a newline
-                if self._partial_line and crash.classify(self._partial_line) not in (None, *crash.NOT_FATAL):
-                    self.crash_phases.setdefault(self._lines + 1, self._phase())
-            try:
-                self.child.wait()
-            except Exception:  # already reaped by pexpect
-                pass
-            self.exitstatus = self.child.exitstatus
-            self.signalstatus = self.child.signalstatus
-            self.log.close()
-            self.exited.set()
-
-    def _feed(self, text: str) -> None:
-        with self.lock:
-            self._parts.append(text)
-            lines = (self._partial_line + text).split("\n")
-            self._partial_line = lines.pop()
-            for line in lines:
-                self._lines += 1
-                if crash.classify(line) not in (None, *crash.NOT_FATAL):
-                    self.crash_phases.setdefault(self._lines, self._phase())
-
-    def text(self) -> str:
-        with self.lock:
-            joined = "".join(self._parts)
-            self._parts = [joined]
-            return joined
-
-    def last_lines(self, count: int = 25) -> str:
-        lines = self.text().rstrip("\n").splitlines()[-count:]
-        return "\n    ".join(lines) if lines else "(no console output)"
-
-    def exit_description(self) -> str:
-        if self.signalstatus is not None:
-            try:
-                name = signal.Signals(self.signalstatus).name
-            except ValueError:
-                name = "?"
-            return f"killed by signal {self.signalstatus} ({name})"
-        return f"exit status {self.exitstatus}"
+class Started(enum.Enum):
+    """How one QEMU start ended (Machine._start); failures other than these raise."""
+    READY = "ready"  # the guest printed its ready marker
+    PORT_TAKEN = "port taken"  # another program bound the SSH port first: retry with another
 
 
 # --- the machine ------------------------------------------------------------
@@ -357,7 +96,7 @@ class Machine:
         require_tools(QEMU, purpose="booting a guest")
         self.accel = detect_accel(spec.accel)
         self.results_dir.mkdir(parents=True, exist_ok=True)
-        _install_handlers()
+        reaper.install_handlers()
         self._workdir = Path(tempfile.mkdtemp(prefix="vm-", dir=paths.cache_dir("machines")))
         try:
             disk_files = self._make_disks()
@@ -366,7 +105,7 @@ class Machine:
                 self.port = self._lease.port
                 argv = qemu_command(spec, rootfs=self.guest.rootfs, ssh_port=self.port,
                                     disk_files=disk_files, accel=self.accel)
-                if self._start(argv) == "ready":
+                if self._start(argv) is Started.READY:
                     break
                 self._release()  # another program took the port between probe and bind
             else:
@@ -388,14 +127,14 @@ class Machine:
             files.append(path)
         return files
 
-    def _start(self, argv: list[str]) -> str:
-        """Spawn QEMU and wait for the ready marker. Returns "ready" or "port taken"."""
+    def _start(self, argv: list[str]) -> Started:
+        """Spawn QEMU and wait for the ready marker."""
         (self.results_dir / "qemu.cmd").write_text(shlex.join(argv) + "\n")
         started = time.monotonic()
         self._child = pexpect.spawn(argv[0], argv[1:], timeout=None, echo=False,
-                                    preexec_fn=_die_with_parent)
-        _LIVE[self._child.pid] = self
+                                    preexec_fn=reaper.die_with_parent)
         self._console = Console(self._child, self.console_log, lambda: self.phase)
+        reaper.track(self._child.pid, self._console.exited)
         self._console.start()
         marker = self.guest.ready_marker
         deadline = started + self.spec.boot_timeout
@@ -403,7 +142,7 @@ class Machine:
             text = self._console.text()
             if marker in text:
                 self.boot_seconds = round(time.monotonic() - started, 2)
-                return "ready"
+                return Started.READY
             if INIT_FATAL in text:
                 line = text[text.index(INIT_FATAL):].split("\n")[0]
                 self._fail_boot(f"the guest's init failed: {line}",
@@ -418,7 +157,7 @@ class Machine:
                         self._fail_boot(f"port {self.port} on 127.0.0.1 is already in use",
                                         hint="choose another ssh_port, or 0 to pick one")
                     self._kill_and_reap()
-                    return "port taken"
+                    return Started.PORT_TAKEN
                 hint = ""
                 if "PVH ELF Note" in text:
                     hint = "the kernel needs CONFIG_PVH=y to boot as vmlinux"
@@ -455,7 +194,7 @@ class Machine:
         return crash.notices(self.console_reports())
 
     def console_reports(self) -> list[crash.CrashReport]:
-        return crash.scan(self._console.text()) if self._console else []
+        return self._console.reports() if self._console else []
 
     def console_text(self) -> str:
         return self._console.text() if self._console else ""
@@ -562,7 +301,7 @@ class Machine:
                 break
             self._console.exited.wait(grace)
         self._console.join(5)
-        _LIVE.pop(self._child.pid, None)
+        reaper.forget(self._child.pid)
 
     def _release(self) -> None:
         if self._lease:

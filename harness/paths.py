@@ -1,6 +1,7 @@
 """Where the harness keeps expensive things (cache) and per-run output (results)."""
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -36,3 +37,9 @@ def new_results_dir(label: str) -> Path:
     path = results_root() / f"{stamp}-{label}-{os.getpid()}"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def safe_name(text: str) -> str:
+    """A file or directory name for a label, test id or command line: runs of
+    anything but word characters, dots and dashes become one underscore."""
+    return re.sub(r"[^\w.-]+", "_", text)

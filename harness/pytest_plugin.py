@@ -11,15 +11,14 @@ Per test, console.log, commands.log and metadata.json land in the results dir.
 
 import contextlib
 import json
-import re
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from harness import crash, guest, manifest as manifests, paths, pipeline, run_metadata
-from harness.machine import Disk, Machine, MachineSpec
+from harness import crash, guest, manifest as manifests, paths, run_metadata, session as boot_session
+from harness.machine import Machine, MachineSpec
 from harness.pipeline import KernelUnderTest
 
 
@@ -69,12 +68,8 @@ class Session:
     def _build(self, manifest_name: str, label: str | None) -> KernelUnderTest:
         manifest = manifests.load(manifest_name)
         override = self.config.getoption("--kernel")
-        if override:
-            vmlinux = Path(override)
-            config = vmlinux.parent / "config"  # a harness build directory, else an O= directory
-            return KernelUnderTest(manifest, "--kernel", vmlinux, vmlinux.parent / "arch/x86/boot/bzImage",
-                                   config if config.is_file() else vmlinux.parent / ".config", vmlinux.parent, ())
-        return pipeline.bootable_kernel(manifest, label, say=lambda text: self.say(f"[{manifest.name}] {text}"))
+        return boot_session.kernel_under_test(manifest, label, vmlinux=Path(override) if override else None,
+                                              say=lambda text: self.say(f"[{manifest.name}] {text}"))
 
     def note(self, test: str, vm: Machine) -> list[str]:
         found = [f"{r.kind}: {r.title} ({vm.console_log}:{r.line})" for r in vm.notices()]
@@ -83,7 +78,7 @@ class Session:
 
     def guest(self, name: str) -> guest.GuestImage:
         if name not in self.guests:
-            self.guests[name] = guest.build_guest(guest.load_guest(name), say=self.say)
+            self.guests[name] = boot_session.guest_image(name, say=self.say)
         return self.guests[name]
 
 
@@ -107,7 +102,7 @@ def kernel(request, harness_session) -> KernelUnderTest:
 
 @pytest.fixture
 def results_dir(request, harness_session) -> Path:
-    name = re.sub(r"[^\w.-]+", "_", request.node.nodeid.split("::", 1)[-1])
+    name = paths.safe_name(request.node.nodeid.split("::", 1)[-1])
     path = harness_session.run_dir / name
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -115,36 +110,30 @@ def results_dir(request, harness_session) -> Path:
 
 @pytest.fixture
 def machine_spec(request, kernel) -> MachineSpec:
-    overrides = {}
     marker = request.node.get_closest_marker("machine")
-    if marker:
-        overrides.update(marker.kwargs)
-    defaults = kernel.manifest.machine
-    disks = overrides.pop("disks", (Disk(defaults.swap_disk_mb, swap=True),))
-    return MachineSpec(kernel=kernel.vmlinux, cmdline=_marker_arg(request, "cmdline", ""),
-                       memory_mb=overrides.pop("memory_mb", defaults.memory_mb),
-                       cpus=overrides.pop("cpus", defaults.cpus), disks=tuple(disks), **overrides)
+    overrides = boot_session.Overrides.of(_marker_arg(request, "cmdline", ""), marker.kwargs if marker else None)
+    return boot_session.machine_spec(kernel, overrides)
 
 
 @pytest.fixture
 def machine(request, kernel, machine_spec, results_dir, harness_session):
     image = harness_session.guest(kernel.manifest.guest)
-    vm = Machine(machine_spec, image, results_dir)
     started = time.monotonic()
     metadata = {"test": request.node.nodeid, "manifest": kernel.manifest.name, "build": kernel.label,
                 "vmlinux": str(kernel.vmlinux), "series": list(kernel.series),
                 "cmdline": machine_spec.cmdline, "memory_mb": machine_spec.memory_mb}
     (results_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
-    vm.boot()
-    metadata.update(accel=vm.accel, boot_seconds=round(time.monotonic() - started, 1))
-    try:
+
+    def on_exit(vm: Machine) -> None:
+        if vm.phase == "boot":  # the boot failed: metadata.json stays as it was written before it
+            return
+        metadata["notices"] = harness_session.note(request.node.nodeid, vm)
+        (results_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
+
+    # Leaving the block shuts the VM down and raises on a crash at any time, shutdown included.
+    with boot_session.booted(machine_spec, image, results_dir, on_exit=on_exit) as vm:
+        metadata.update(accel=vm.accel, boot_seconds=round(time.monotonic() - started, 1))
         yield vm
-    finally:
-        try:
-            vm.shutdown()  # raises on a crash at any time, shutdown included
-        finally:
-            metadata["notices"] = harness_session.note(request.node.nodeid, vm)
-            (results_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
 
 
 @pytest.fixture
@@ -163,13 +152,10 @@ def boot(kernel, machine_spec, results_dir, harness_session):
     @contextlib.contextmanager
     def start(cmdline: str, name: str = "", **overrides):
         spec = replace(machine_spec, cmdline=cmdline, **overrides)
-        directory = results_dir / re.sub(r"[^\w.-]+", "_", name or cmdline or "default")
-        vm = Machine(spec, image, directory)
-        try:
-            with vm:
-                yield vm
-        finally:
-            harness_session.note(f"{directory.name}", vm)
+        directory = results_dir / paths.safe_name(name or cmdline or "default")
+        with boot_session.booted(spec, image, directory,
+                                 on_exit=lambda vm: harness_session.note(directory.name, vm)) as vm:
+            yield vm
     return start
 
 

@@ -23,14 +23,16 @@ show_stacks_handles (`stacks_dump_for`); `summarise_dump` joins them again.
 from __future__ import annotations
 
 import contextlib
+import enum
 import gzip
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
+from harness.debugfs import PAGE_OWNER, STACKS_HANDLES
 from harness.errors import HarnessError
-from harness.ssh import CommandFailed
+from harness.ssh import CommandFailed, GuestShell
 from harness.parse import aggregate
 from harness.parse.aggregate import DIMENSIONS, Summary
 from harness.parse.detect import PAGE_OWNER as PAGE_OWNER_KIND
@@ -39,10 +41,18 @@ from harness.parse.handles import JoinStats
 from harness.parse.owner_stacks import load_handle_map
 from harness.parse.textio import open_dump
 
-PAGE_OWNER = "/sys/kernel/debug/page_owner"
-STACKS_HANDLES = "/sys/kernel/debug/page_owner_stacks/show_stacks_handles"
-MODES = ("auto", "text", "handle")
-HANDLE, TEXT = "handle", "text"
+
+
+class Mode(enum.StrEnum):
+    """How page_owner is read. A str enum: the old string values still compare equal
+    and are accepted by read_page_owner."""
+    AUTO = "auto"  # handle mode if the kernel takes it, else full text
+    TEXT = "text"  # full text, frames in every record
+    HANDLE = "handle"  # records with stack handles, frames once per stack
+
+
+MODES = tuple(Mode)
+HANDLE, TEXT = Mode.HANDLE, Mode.TEXT
 
 # page_owner and swap_page_owner return one record per read(), so `cat` into
 # sshd's pipe wakes sshd once per record: under TCG that costs as much as the
@@ -87,15 +97,11 @@ exec BUFFERED <&3
 """.replace("BUFFERED", " ".join(BUFFERED))
 
 
-class GuestShell(Protocol):
-    def stream(self, command, timeout: float = ..., *, compressed: bool = ...) -> Iterator[str]: ...
-
-
 @dataclass
 class OwnerSnapshot:
     """page_owner tallied in one pass, and how it was read."""
 
-    mode: str  # what was read: "handle" or "text"
+    mode: Mode  # what was read: Mode.HANDLE or Mode.TEXT
     summary: Summary
     seconds: float  # guest read, SSH, parse and join
     dump: Path | None = None  # the kept page_owner dump (gzip)
@@ -138,7 +144,7 @@ def _why(code: str, path: str, stacks: str) -> str:
 
 def read_page_owner(
     shell: GuestShell,
-    mode: str = "auto",
+    mode: Mode | str = Mode.AUTO,
     *,
     dump: Path | None = None,
     dimensions: Sequence[str] = DIMENSIONS,
@@ -155,8 +161,10 @@ def read_page_owner(
     handles show_stacks_handles does not list (early_handle, stacks first used
     by an allocation that could not spin): by number, counted in `join`.
     """
-    if mode not in MODES:
-        raise HarnessError(f"unknown page_owner read mode {mode!r}", hint=f"use one of {', '.join(MODES)}")
+    try:
+        mode = Mode(mode)
+    except ValueError:
+        raise HarnessError(f"unknown page_owner read mode {mode!r}", hint=f"use one of {', '.join(MODES)}") from None
     started = time.monotonic()
 
     def tally(lines: Iterable[str]) -> Summary:
@@ -166,7 +174,7 @@ def read_page_owner(
     if mode == TEXT:
         summary = tally(shell.stream(buffered_read(path), timeout=timeout, compressed=True))
         return OwnerSnapshot(TEXT, summary, time.monotonic() - started, dump)
-    with contextlib.closing(shell.stream(["sh", "-c", READ, "page_owner", path, stacks, mode],
+    with contextlib.closing(shell.stream(["sh", "-c", READ, "page_owner", path, stacks, mode.value],
                                          timeout=timeout, compressed=True)) as lines:
         try:
             first = next(lines, "")

@@ -8,18 +8,18 @@ kernel crash explains the failure better than a socket error.
 
 import base64
 import logging
-import secrets
 import select
 import shlex
 import time
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import paramiko
 
 from harness.errors import HarnessError
+from harness.ssh_stream import InBandStatus, StreamCounts, gunzip, split_lines
 
 # Called with what the shell was doing ("running `cmd`") and how long to
 # wait for a dying guest to be seen dead; raises a better error if the guest
@@ -75,6 +75,16 @@ def pin_host_key(keys: paramiko.HostKeys, host: str, port: int, host_key: str) -
 def _tail(data: str, lines: int = 20) -> str:
     kept = data.rstrip("\n").splitlines()[-lines:]
     return "\n      ".join(kept) if kept else "(nothing)"
+
+
+class GuestShell(Protocol):
+    """What workloads and snapshots need of a shell: Shell, or a fake in unit tests."""
+
+    def run(self, command: Sequence[str] | str, timeout: float = ...) -> CommandResult: ...
+    def check(self, command: Sequence[str] | str, timeout: float = ...) -> CommandResult: ...
+    def stream(self, command: Sequence[str] | str, timeout: float = ..., *,
+               compressed: bool = ...) -> Iterator[str]: ...
+    def stream_lines(self, path: str, timeout: float = ...) -> Iterator[str]: ...
 
 
 class Shell:
@@ -246,69 +256,22 @@ class Shell:
         `compressed`: the guest pipes the output through `gzip -1` (SSH from
         a TCG guest carries ~7-10 MB/s; debugfs text compresses ~40x) and the
         command's status comes back as a last line with a fresh nonce.
+
+        The parts: `_chunks` (the transport), `gunzip`, `split_lines`, and
+        `InBandStatus` (the status line taken off the end).
         """
         text = quote_command(command)
-        status_line = ""
-        if compressed:
-            status_line = f"mmharness-status-{secrets.token_hex(8)}"
-            remote = f"{{ {text}; echo {status_line} $?; }} | gzip -1"
-        else:
-            remote = text
-        inflate = zlib.decompressobj(wbits=31) if compressed else None
+        in_band = InBandStatus.wrap(text) if compressed else None
         started = time.monotonic()
         err = bytearray()
-        pending = b""
-        count = size = 0
-        held: bytes | None = None  # with compression, the last line may be the status: hold one back
+        counts = StreamCounts()
         channel = None
-
-        def lines_of(data: bytes, final: bool = False) -> Iterator[bytes]:
-            nonlocal pending, count
-            if inflate is not None:
-                data = inflate.decompress(data) + (inflate.flush() if final else b"")
-            *complete, pending = (pending + data).split(b"\n")
-            count += len(complete)
-            yield from complete
-
         try:
-            channel = self._open(remote)
+            channel = self._open(in_band.remote if in_band else text)
             channel.shutdown_write()
-            last_data = time.monotonic()
-            while True:
-                if channel.recv_ready():
-                    data = channel.recv(1 << 16)
-                    if not data:
-                        break
-                    size += len(data)
-                    last_data = time.monotonic()
-                    for line in lines_of(data):
-                        if inflate is None:
-                            yield line.decode(errors="replace")
-                            continue
-                        if held is not None:
-                            yield held.decode(errors="replace")
-                        held = line
-                    continue
-                while channel.recv_stderr_ready():
-                    err += channel.recv_stderr(1 << 16)
-                if channel.eof_received or channel.closed:
-                    break
-                if time.monotonic() - last_data > timeout:
-                    raise self._timeout(text, f"sent nothing for {timeout:g} s after {count} "
-                                        "lines", b"", err)
-                select.select([channel], [], [], 0.2)
-            tail = b""
-            while channel.recv_ready():  # after EOF: whatever is still buffered
-                tail += channel.recv(1 << 16)
-            size += len(tail)
-            rest = list(lines_of(tail, final=True))
-            if pending:
-                count += 1
-                rest.append(pending)
-            if inflate is not None:
-                rest = ([held] if held is not None else []) + rest
-                inner = self._split_status(text, rest, status_line, err)
-            for line in rest:
+            chunks = self._chunks(channel, text, timeout, err, counts)
+            lines = split_lines(gunzip(chunks) if in_band else chunks, counts)
+            for line in in_band.strip(lines) if in_band else lines:
                 yield line.decode(errors="replace")
             status = self._status(channel)
             closing = time.monotonic() + 5
@@ -316,36 +279,55 @@ class Shell:
                 select.select([channel], [], [], 0.1)
             while channel.recv_stderr_ready():
                 err += channel.recv_stderr(1 << 16)
+        except InBandStatus.Missing:
+            raise HarnessError(f"guest command `{text}` ended without its status line (gzip or the shell died?)",
+                               hint=f"stderr: {_tail(err.decode(errors='replace'))}",
+                               artifacts=self._artifacts()) from None
         except zlib.error as error:
             raise HarnessError(f"guest command `{text}`: its compressed output is corrupt: {error}",
                                artifacts=self._artifacts()) from None
         except CONNECTION_ERRORS as error:
-            self._log(text, f"--- connection lost after {count} lines: {error}\n")
+            self._log(text, f"--- connection lost after {counts.lines} lines: {error}\n")
             raise self._lost(text, error) from None
         finally:
             if channel is not None:
                 channel.close()
         stderr = err.decode(errors="replace")
-        if inflate is not None and status == 0:
-            status = inner
+        if in_band is not None and status == 0:
+            status = in_band.status
         self._log(text, f"--- status {status} in {time.monotonic() - started:.2f} s, "
-                  f"streamed {count} lines ({size} bytes{' gzipped' if compressed else ''})\n"
+                  f"streamed {counts.lines} lines ({counts.bytes} bytes{' gzipped' if compressed else ''})\n"
                   + (f"--- stderr\n{stderr}" if stderr else ""))
         if status != 0:
             raise CommandFailed(f"guest command failed (status {status}): {text}\n"
                                 f"    stderr: {_tail(stderr)}", status, artifacts=self._artifacts())
 
-    def _split_status(self, text: str, rest: list[bytes], status_line: str, err: bytes) -> int:
-        """Take the `STATUS_LINE N` line off the end of `rest`; N is the command's status."""
-        marker = status_line.encode()
-        last = rest.pop() if rest else b""
-        before, found, number = last.rpartition(marker + b" ")
-        if not found or not number.strip().isdigit():
-            raise HarnessError(f"guest command `{text}` ended without its status line (gzip or the shell died?)",
-                               hint=f"stderr: {_tail(err.decode(errors='replace'))}", artifacts=self._artifacts())
-        if before:  # the output did not end with a newline
-            rest.append(before)
-        return int(number)
+    def _chunks(self, channel: paramiko.Channel, text: str, timeout: float, err: bytearray,
+                counts: "StreamCounts") -> Iterator[bytes]:
+        """The transport: stdout chunks until EOF, stderr gathered into `err`; raises when
+        nothing came for `timeout` seconds."""
+        last_data = time.monotonic()
+        while True:
+            if channel.recv_ready():
+                data = channel.recv(1 << 16)
+                if not data:
+                    break
+                counts.bytes += len(data)
+                last_data = time.monotonic()
+                yield data
+                continue
+            while channel.recv_stderr_ready():
+                err += channel.recv_stderr(1 << 16)
+            if channel.eof_received or channel.closed:
+                break
+            if time.monotonic() - last_data > timeout:
+                raise self._timeout(text, f"sent nothing for {timeout:g} s after {counts.lines} lines", b"", err)
+            select.select([channel], [], [], 0.2)
+        tail = b""
+        while channel.recv_ready():  # after EOF: whatever is still buffered
+            tail += channel.recv(1 << 16)
+        counts.bytes += len(tail)
+        yield tail
 
     def stream_lines(self, path: str, timeout: float = 60.0) -> Iterator[str]:
         """Lines of a (large) guest file, read as they arrive (see stream)."""

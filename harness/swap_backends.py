@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from harness.debugfs import ZSWAP
 from harness.parse import procfs
-from harness.workloads import GuestShell
+from harness.ssh import GuestShell
 
 GHOST_DEVICE = "/dev/ghostswap"
-ZSWAP_DEBUGFS = "/sys/kernel/debug/zswap"
+ZSWAP_DEBUGFS = ZSWAP
 ZSWAP_ENABLED = "/sys/module/zswap/parameters/enabled"
 
 

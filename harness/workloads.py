@@ -10,23 +10,14 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Callable
 
+from harness.debugfs import PAGE_OWNER, SHOW_STACKS, SWAP_PAGE_OWNER  # workloads.PAGE_OWNER: tests/kernel
 from harness.errors import HarnessError
 from harness.parse import aggregate, owner_stacks, procfs
+from harness.ssh import GuestShell
+from harness.tables import round_trip_table
 from harness.snapshot import READER, buffered_read, keep, read_page_owner, summarise_dump
-
-PAGE_OWNER = "/sys/kernel/debug/page_owner"
-SWAP_PAGE_OWNER = "/sys/kernel/debug/swap_page_owner"
-SHOW_STACKS = "/sys/kernel/debug/page_owner_stacks/show_stacks"
-
-
-class GuestShell(Protocol):
-    def run(self, command, timeout: float = ...): ...
-    def check(self, command, timeout: float = ...): ...
-    def stream_lines(self, path: str, timeout: float = ...): ...
-    def stream(self, command, timeout: float = ..., *, compressed: bool = ...): ...
-
 
 # What dd writes. Linux 7.3 keeps zero-filled pages out of swap I/O and zswap
 # (swpout_zero: only a bit in the swap table), so the cover letter's
@@ -246,30 +237,4 @@ def round_trip(shell: GuestShell, out_dir: Path, config: RoundTripConfig = Round
     return RoundTrip(snapshots, pushed, time.monotonic() - started, work)
 
 
-def table(columns: dict[str, RoundTrip]) -> str:
-    """The cover letter's figures, one column per boot (e.g. page_owner=on vs on,swap)."""
-    rows = [
-        ("after dd: dd MiB", lambda r: r.at("dd").page_owner.comm("dd")),
-        ("after dd: cat MiB", lambda r: r.at("dd").page_owner.comm("cat")),
-        ("after DD: swap used MiB", lambda r: r.at("DD").swap_used_mib),
-        ("after DD: swap_page_owner MiB", lambda r: r.at("DD").swap_page_owner.total_mib
-         if r.at("DD").swap_page_owner.available else "EINVAL"),
-        ("after DD: total-free MiB", lambda r: r.at("DD").used_mib),
-        ("after DD: page_owner MiB", lambda r: r.at("DD").page_owner.total_mib),
-        ("after cat: dd MiB", lambda r: r.at("cat").page_owner.comm("dd")),
-        ("after cat: cat MiB", lambda r: r.at("cat").page_owner.comm("cat")),
-        ("after cat: (swapped) MiB", lambda r: r.at("cat").page_owner.swapped_mib),
-        ("DD pinned MiB", lambda r: r.dd_pushed_mib),
-        ("round trip s", lambda r: r.seconds),
-        ("  of which dd, DD, cat s", lambda r: r.workload_seconds),
-    ]
-    width = max(len(name) for name, _ in rows)
-    header = " " * width + "".join(f" | {name:>22}" for name in columns)
-    lines = [header, "-" * len(header)]
-    for name, value in rows:
-        cells = []
-        for trip in columns.values():
-            cell = value(trip)
-            cells.append(f" | {cell:>22.1f}" if isinstance(cell, float) else f" | {cell!s:>22}")
-        lines.append(f"{name:<{width}}" + "".join(cells))
-    return "\n".join(lines)
+table = round_trip_table  # the name tests/kernel and the benchmarks use

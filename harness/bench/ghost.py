@@ -11,7 +11,7 @@ import time
 from harness import swap_backends as backends
 from harness import workloads
 from harness.bench import lab
-from harness.machine import Disk, MachineSpec
+from harness.machine import Disk
 
 FILE_MIB = 256
 DISK_MIB = 1024  # the virtio-blk swap partition, and zram's disksize
@@ -65,8 +65,7 @@ def bench_ghost():
            f"{FILE_MIB} MiB of compressible data pushed out and read back; fresh VM per backend")
     rows = {}
     for key, backend in backends.BACKENDS.items():
-        spec = MachineSpec(kernel=kut.vmlinux, cmdline="zswap.enabled=1", memory_mb=machine.memory_mb,
-                           cpus=machine.cpus, disks=(Disk(DISK_MIB, swap=True),))
+        spec = lab.spec_for(kut, "zswap.enabled=1", disks=(Disk(DISK_MIB, swap=True),))
         with lab.booted(kut, spec, key, results) as vm:
             rows[key] = measure(vm.shell(), backend, results / key)
         yield f"  {backend.name}: done"

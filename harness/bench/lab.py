@@ -1,29 +1,26 @@
-"""Booting the manifest's kernel outside pytest, for benchmarks."""
+"""Booting the manifest's kernel outside pytest, for benchmarks (through harness.session)."""
 
 import contextlib
-import re
 import statistics
 import time
 from pathlib import Path
 
-from harness import guest, manifest as manifests, paths, pipeline
-from harness.machine import Disk, Machine, MachineSpec
+from harness import manifest as manifests, paths, pipeline, session
+from harness.machine import MachineSpec
 
 
 def kernel(manifest_name: str = "default", label: str | None = None) -> pipeline.KernelUnderTest:
-    return pipeline.bootable_kernel(manifests.load(manifest_name), label, say=lambda text: None)
+    return session.kernel_under_test(manifests.load(manifest_name), label, say=lambda text: None)
 
 
-def spec_for(kut: pipeline.KernelUnderTest, cmdline: str = "") -> MachineSpec:
-    machine = kut.manifest.machine
-    return MachineSpec(kernel=kut.vmlinux, cmdline=cmdline, memory_mb=machine.memory_mb, cpus=machine.cpus,
-                       disks=(Disk(machine.swap_disk_mb, swap=True),))
+def spec_for(kut: pipeline.KernelUnderTest, cmdline: str = "", **overrides) -> MachineSpec:
+    return session.machine_spec(kut, session.Overrides.of(cmdline, overrides))
 
 
 @contextlib.contextmanager
 def booted(kut: pipeline.KernelUnderTest, spec: MachineSpec, label: str, results: Path):
-    image = guest.build_guest(guest.load_guest(kut.manifest.guest))
-    with Machine(spec, image, results / re.sub(r"[^\w.-]+", "_", label)) as vm:
+    image = session.guest_image(kut.manifest.guest)
+    with session.booted(spec, image, results / paths.safe_name(label)) as vm:
         yield vm
 
 
@@ -39,4 +36,3 @@ def timed(function) -> tuple[float, object]:
     started = time.monotonic()
     value = function()
     return time.monotonic() - started, value
-

@@ -334,3 +334,29 @@ def test_dump_page_before_a_bug_is_part_of_its_excerpt():
     assert report.excerpt.splitlines()[0].endswith("page: refcount:1 mapcount:0 mapping:ffff888003a1b2c8 "
                                                    "index:0x0 pfn:0x2b3c4")
     assert "swapoff: done" not in report.excerpt
+
+
+def _every_sample() -> str:
+    oom = "\n".join([f"[    5.{i:06d}] perl invoked oom-killer: gfp_mask=0x140cca" if i == 3 else
+                     f"[    5.{i:06d}] Mem-Info line {i}" for i in range(60)]
+                    + ["[    6.000000] Out of memory: Killed process 77 (perl) total-vm:1kB"])
+    dump = "[ 7.0] page: refcount:0 mapcount:0\n[ 7.1] flags: 0x0\n[ 7.2] page dumped because: VM_BUG_ON\n"
+    filler = "".join(f"[   20.{i:06d}] filler {i}\n" for i in range(120))
+    return (BOOT_OK + WARNING + filler + OOPS_PANIC + oom + "\n" + dump + WARNING + filler
+            + (DATA / "console" / "7.3-kswapd-swap-table-alloc-failure.log").read_text() + WARNING)
+
+
+def test_incremental_scanner_matches_a_scan_of_everything():
+    text = _every_sample()
+    expected = crash.scan(text)
+    assert len(expected) >= 6
+    lines = text.split("\n")
+    for chunk in (1, 3, 17, 1000):
+        scanner = crash.Scanner()
+        for at in range(0, len(lines) - 1, chunk):
+            scanner.feed(lines[at:min(at + chunk, len(lines) - 1)])
+            so_far = "\n".join(lines[:min(at + chunk, len(lines) - 1)]) + "\n"
+            if at % (chunk * 7) == 0:  # an open report is cut where the text so far ends
+                assert scanner.reports("") == crash.scan(so_far)
+        assert scanner.reports(lines[-1]) == expected
+        assert len(scanner._window) < 200  # only a window is kept

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import kconfig
+from harness import kconfig, kconfig_symbols
 from harness.errors import HarnessError
 
 
@@ -77,7 +77,7 @@ def test_undefined_variable_names_the_line(tmp_path):
 ])
 def test_evaluate_depends_expressions(expression, expected):
     final = {"MMU": "y", "BLOCK": "n", "MOD": "m", "STR": '"a"'}
-    assert kconfig.evaluate(expression, final) is expected
+    assert kconfig_symbols.evaluate(expression, final) is expected
 
 
 def test_verify_unknown_until_series():
@@ -90,7 +90,7 @@ def test_verify_unknown_until_series():
 
 
 def test_index_follows_source_and_if_blocks(kernel_tree):
-    symbols = kconfig.index_kconfig(kernel_tree)
+    symbols = kconfig_symbols.index_kconfig(kernel_tree)
     assert symbols["SWAP"].depends == ["MMU && BLOCK && !ARCH_NO_SWAP"]
     assert "BLOCK" in symbols["EXT4_FS"].depends  # from `if BLOCK` around `source "fs/ext4/Kconfig"`
     assert symbols["MEMCG"].depends == ["CGROUPS"]
@@ -127,7 +127,7 @@ def test_shipped_profile_verifies_on_real_tree(kernel_tree, tmp_path):
     final = kconfig.read_config(result.config)
     assert final["PAGE_OWNER"] == "y" and final["SWAP"] == "y" and final["ZSWAP"] == "y"
     assert final.get("UNWINDER_GUESS", "n") == "n"
-    if "SWAP_PAGE_OWNER" in kconfig.index_kconfig(kernel_tree):  # the series is applied to the cached tree
+    if "SWAP_PAGE_OWNER" in kconfig_symbols.index_kconfig(kernel_tree):  # the series is applied to the cached tree
         assert final["SWAP_PAGE_OWNER"] == "y"
     else:
         assert any("SWAP_PAGE_OWNER" in note for note in result.expected_unknown)

@@ -156,3 +156,9 @@ def test_read_owner_view_is_the_same_in_both_modes(tmp_path):
     assert fast.swapped_mib > 0
     for comm in ("dd", "cat", "Web Content"):
         assert workloads.stacks_of(fast.dump, comm) == workloads.stacks_of(slow.dump, comm), comm
+
+
+def test_modes_are_an_enum_that_still_takes_strings():
+    assert snapshot.Mode("handle") is snapshot.Mode.HANDLE and snapshot.Mode.TEXT == "text"
+    with pytest.raises(HarnessError, match="unknown page_owner read mode 'fast'"):
+        snapshot.read_page_owner(FakeGuest("7.3"), "fast")

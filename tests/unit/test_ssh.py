@@ -264,3 +264,20 @@ def test_a_spoofed_status_line_is_just_data(shell):
 def test_stream_failure_names_stderr_sent_after_the_exit_status(shell):
     with pytest.raises(HarnessError, match="late complaint"):
         list(shell.stream("echo one; echo 'late complaint' >&2; exit 4"))
+
+
+def test_stream_parts_one_at_a_time():
+    import gzip
+
+    from harness.ssh_stream import InBandStatus, StreamCounts, gunzip, split_lines
+
+    counts = StreamCounts()
+    assert list(split_lines([b"a\nb", b"c\n", b"", b"d"], counts)) == [b"a", b"bc", b"d"] and counts.lines == 3
+    packed = gzip.compress(b"one\ntwo\n")
+    assert b"".join(gunzip([packed[:5], packed[5:]])) == b"one\ntwo\n"
+    status = InBandStatus.wrap("cat x")
+    assert status.remote == f"{{ cat x; echo {status.marker} $?; }} | gzip -1"
+    marker = status.marker.encode()
+    assert list(status.strip([b"one", b"two" + marker + b" 3"])) == [b"one", b"two"] and status.status == 3
+    with pytest.raises(InBandStatus.Missing):
+        list(status.strip([b"one"]))

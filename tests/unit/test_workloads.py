@@ -57,3 +57,12 @@ def test_push_out_stops_when_the_workload_is_out_or_room_is_gone():
 def test_fill_file_names_an_unknown_data_source():
     with pytest.raises(HarnessError, match="unknown round-trip data source 'random'"):
         workloads.fill_file(Recorded({}), workloads.RoundTripConfig(data="random"))
+
+
+def test_side_by_side_table():
+    from harness.tables import side_by_side
+
+    text = side_by_side([("MiB", lambda c: c["mib"]), ("state", lambda c: c["state"])],
+                        {"on": {"mib": 1.25, "state": "EINVAL"}, "on,swap": {"mib": 3.0, "state": 7}}, cell_width=8)
+    assert text.splitlines() == ["      |       on |  on,swap", "-" * 27,
+                                 "MiB   |      1.2 |      3.0", "state |   EINVAL |        7"]
