@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from harness.parse.issues import OnIssue, ParseError, ParseIssue, Reporter
-from harness.parse.lines import LineSource, iter_record_texts
-from harness.parse.page_owner import HANDLE, BadRecord, report_bad
+from harness.parse.lines import LineSource
+from harness.parse.page_owner import HANDLE, BadRecord, parse_records
 from harness.parse.records import Stack, StackRecord
 from harness.parse.stacks import StackInterner
 
@@ -68,13 +68,7 @@ def iter_stack_records(
     source: str = "",
 ) -> Iterator[StackRecord]:
     """Entries of show_stacks, show_handles or show_stacks_handles."""
-    report = Reporter(strict, on_issue, source)
-    parse = StackRecordParser(interner).parse
-    for lineno, rec in iter_record_texts(lines):
-        try:
-            yield parse(rec, lineno)
-        except BadRecord as bad:
-            report_bad(report, lineno, rec, bad)
+    yield from parse_records(lines, StackRecordParser(interner).parse, Reporter(strict, on_issue, source))
 
 
 def load_handle_map(

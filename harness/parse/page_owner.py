@@ -20,7 +20,7 @@ after `tgid N ` and the last `), ts ` of the line.
 from __future__ import annotations
 
 import re
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from harness.parse.issues import OnIssue, Reporter
 from harness.parse.lines import LineSource, iter_record_texts
@@ -390,8 +390,14 @@ def iter_page_owner(
     with the number of its offending line and skipped; with `strict` it raises
     ParseError instead.
     """
-    report = Reporter(strict, on_issue, source)
-    parse = PageOwnerParser(interner).parse
+    yield from parse_records(lines, PageOwnerParser(interner).parse, Reporter(strict, on_issue, source))
+
+
+T = TypeVar("T")
+
+
+def parse_records(lines: LineSource, parse: Callable[[str, int], T], report: Reporter) -> Iterator[T]:
+    """Each record of `lines` parsed; a malformed one reported (report_bad) and skipped."""
     for lineno, rec in iter_record_texts(lines):
         try:
             yield parse(rec, lineno)

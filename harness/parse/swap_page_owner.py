@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from harness.parse.issues import OnIssue, Reporter
-from harness.parse.lines import LineSource, iter_record_texts
-from harness.parse.page_owner import HANDLE, BadRecord, report_bad
+from harness.parse.lines import LineSource
+from harness.parse.page_owner import HANDLE, BadRecord, parse_records
 from harness.parse.records import SwapPageOwnerRecord
 from harness.parse.stacks import StackInterner
 
@@ -87,10 +87,4 @@ def iter_swap_page_owner(
     source: str = "",
 ) -> Iterator[SwapPageOwnerRecord]:
     """Records of a swap_page_owner dump; malformed ones reported and skipped (or ParseError if strict)."""
-    report = Reporter(strict, on_issue, source)
-    parse = SwapPageOwnerParser(interner).parse
-    for lineno, rec in iter_record_texts(lines):
-        try:
-            yield parse(rec, lineno)
-        except BadRecord as bad:
-            report_bad(report, lineno, rec, bad)
+    yield from parse_records(lines, SwapPageOwnerParser(interner).parse, Reporter(strict, on_issue, source))
