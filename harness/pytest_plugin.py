@@ -6,11 +6,16 @@ Markers choose what a test boots:
     @pytest.mark.machine(memory_mb=768)      # MachineSpec overrides
     @pytest.mark.build_label("page-owner[page_owner=y,swap_page_owner=y]")  # which build
 A kernel crash seen on the console fails the test with the crash excerpt.
-Per test, console.log, commands.log and metadata.json land in the results dir.
+Per test, console.log, commands.log and metadata.json land in the results dir,
+and the JUnit XML of the run carries each test's kernel and command line.
+Tests that boot a guest (they use `machine`, `shell` or `boot`) are marked
+`boot`, so `-m "not boot"` leaves them out. Under pytest-xdist each worker has
+its own results directory; builds and guest images are made once (locked).
 """
 
 import contextlib
 import json
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -26,15 +31,41 @@ def pytest_addoption(parser):
     group = parser.getgroup("mmharness")
     group.addoption("--manifest", default="default", help="manifest whose kernel the tests boot")
     group.addoption("--kernel", default=None, help="boot this vmlinux instead of building the manifest's")
+    group.addoption("--accel", choices=("auto", "kvm", "tcg"), default=None,
+                    help="QEMU accelerator (default: $MMHARNESS_ACCEL, else auto: kvm where usable)")
+    group.addoption("--results-dir", default=None,
+                    help="where each run's results directory goes (default: $MMHARNESS_RESULTS, else ./results)")
+
+
+MARKERS = (
+    "manifest(name): build and boot this manifest's kernel",
+    "cmdline(text): extra kernel command line for the machine fixture",
+    "machine(**spec): MachineSpec overrides for the machine fixture",
+    "build_label(label): which of the manifest's builds to boot",
+    "boot: boots a guest (set on every test that uses machine, shell or boot)",
+    "build_only: needs only a built kernel",
+    "build_matrix: builds every configuration of a manifest (make test-kernel and make nightly, not make check)",
+    "baseline_kernel: runs on the kernel before the change under test (make nightly, not make test-kernel)",
+)
+BOOT_FIXTURES = {"machine", "shell", "boot"}
 
 
 def pytest_configure(config):
-    for line in ("manifest(name): build and boot this manifest's kernel",
-                 "cmdline(text): extra kernel command line for the machine fixture",
-                 "machine(**spec): MachineSpec overrides for the machine fixture",
-                 "build_label(label): which of the manifest's builds to boot",
-                 "baseline_kernel: runs on the kernel before the change under test (make nightly, not make test-kernel)"):
+    for line in MARKERS:
         config.addinivalue_line("markers", line)
+    # The options win over the environment; the harness's modules read the environment.
+    if config.getoption("--accel"):
+        os.environ["MMHARNESS_ACCEL"] = config.getoption("--accel")
+    if config.getoption("--results-dir"):
+        os.environ["MMHARNESS_RESULTS"] = str(Path(config.getoption("--results-dir")).resolve())
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistReports(config), "mmharness-xdist")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if BOOT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.boot)
 
 
 class Session:
@@ -46,7 +77,8 @@ class Session:
         self.guests: dict[str, guest.GuestImage] = {}
         self.figures: list[tuple[str, str]] = []
         self.notices: list[str] = []  # non-fatal console reports, e.g. page allocation failures
-        self.run_dir = paths.new_results_dir("kernel")
+        worker = getattr(config, "workerinput", {}).get("workerid")  # pytest-xdist: gw0, gw1, ...
+        self.run_dir = paths.new_results_dir(f"kernel-{worker}" if worker else "kernel")
         run_metadata.start(self.run_dir)  # RUN_DIR/metadata.json: harness, host, QEMU, compiler
 
     def say(self, text: str) -> None:
@@ -82,10 +114,13 @@ class Session:
         return self.guests[name]
 
 
+SESSION = pytest.StashKey[Session]()
+
+
 @pytest.fixture(scope="session")
 def harness_session(request) -> Session:
     session = Session(request.config)
-    request.config._mmharness = session
+    request.config.stash[SESSION] = session
     return session
 
 
@@ -131,6 +166,8 @@ def machine(request, kernel, machine_spec, results_dir, harness_session):
         (results_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
 
     # Leaving the block shuts the VM down and raises on a crash at any time, shutdown included.
+    request.node.user_properties.extend([("kernel", f"{kernel.manifest.name} {kernel.label}"),
+                                         ("cmdline", machine_spec.cmdline), ("results", str(results_dir))])
     with boot_session.booted(machine_spec, image, results_dir, on_exit=on_exit) as vm:
         metadata.update(accel=vm.accel, boot_seconds=round(time.monotonic() - started, 1))
         yield vm
@@ -142,7 +179,7 @@ def shell(machine):
 
 
 @pytest.fixture
-def boot(kernel, machine_spec, results_dir, harness_session):
+def boot(request, kernel, machine_spec, results_dir, harness_session):
     """Boot several machines in one test: `with boot("page_owner=on,swap") as vm: ...`.
 
     Each gets its own results subdirectory; leaving the block shuts it down
@@ -153,6 +190,7 @@ def boot(kernel, machine_spec, results_dir, harness_session):
     def start(cmdline: str, name: str = "", **overrides):
         spec = replace(machine_spec, cmdline=cmdline, **overrides)
         directory = results_dir / paths.safe_name(name or cmdline or "default")
+        request.node.user_properties.append(("boot", f"{kernel.manifest.name} {kernel.label}: {cmdline}"))
         with boot_session.booted(spec, image, directory,
                                  on_exit=lambda vm: harness_session.note(directory.name, vm)) as vm:
             yield vm
@@ -160,44 +198,71 @@ def boot(kernel, machine_spec, results_dir, harness_session):
 
 
 @pytest.fixture
-def figures(harness_session):
-    """Tables a test wants printed at the end of the session (and kept in the results)."""
+def figures(request, harness_session):
+    """Tables a test wants printed at the end of the session (and kept in the results and the JUnit XML)."""
     def add(title: str, text: str) -> None:
         harness_session.figures.append((title, text))
+        request.node.user_properties.append((f"figure: {title}", text))
         with (harness_session.run_dir / "figures.txt").open("a") as out:
             out.write(f"## {title}\n{text}\n\n")
     return add
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
-    outcome = yield
+    result = yield  # a test that failed raises here, with its own error
     vm = item.funcargs.get("machine") if hasattr(item, "funcargs") else None
-    if vm is None or outcome.excinfo is not None:
-        return
+    if vm is None:
+        return result
     reports = vm.crashes()
     if reports:
         pytest.fail(f"the kernel crashed during the test:\n{crash.summary(reports)}\n"
                     f"console: {vm.console_log}", pytrace=False)
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(wrapper=True)
 def pytest_runtest_teardown(item):
-    yield  # after the fixtures' teardown: the test's metadata.json is final
-    session = getattr(item.config, "_mmharness", None)
+    result = yield  # after the fixtures' teardown: the test's metadata.json is final
+    session = item.config.stash.get(SESSION, None)
     if session is not None:
         run_metadata.refresh(session.run_dir)  # the boot seconds of the tests so far
+    return result
+
+
+def pytest_sessionfinish(session):
+    own = session.config.stash.get(SESSION, None)
+    if own is not None and hasattr(session.config, "workeroutput"):  # an xdist worker tells the controller
+        session.config.workeroutput["mmharness_run_dir"] = str(own.run_dir)
+
+
+class XdistReports:
+    """On the xdist controller: the workers' results directories and figures, for the summary."""
+
+    def __init__(self, config):
+        self.config = config
+        self.run_dirs: list[Path] = []
+
+    def pytest_testnodedown(self, node, error):
+        run_dir = getattr(node, "workeroutput", {}).get("mmharness_run_dir")
+        if run_dir:
+            self.run_dirs.append(Path(run_dir))
 
 
 def pytest_terminal_summary(terminalreporter, config):
-    session = getattr(config, "_mmharness", None)
-    if session is None:
-        return
-    for title, text in session.figures:
-        terminalreporter.write_sep("=", title)
-        terminalreporter.write_line(text)
-    if session.notices:
-        terminalreporter.write_sep("=", "kernel notices (not failures)")
-        for text in session.notices:
+    session = config.stash.get(SESSION, None)
+    if session is not None:
+        for title, text in session.figures:
+            terminalreporter.write_sep("=", title)
             terminalreporter.write_line(text)
-    terminalreporter.write_line(f"results: {session.run_dir}")
+        if session.notices:
+            terminalreporter.write_sep("=", "kernel notices (not failures)")
+            for text in session.notices:
+                terminalreporter.write_line(text)
+        terminalreporter.write_line(f"results: {session.run_dir}")
+    workers = config.pluginmanager.get_plugin("mmharness-xdist")
+    for run_dir in sorted(workers.run_dirs) if workers else ():
+        figures = run_dir / "figures.txt"
+        if figures.is_file():
+            terminalreporter.write_sep("=", f"figures of {run_dir.name}")
+            terminalreporter.write_line(figures.read_text().rstrip())
+        terminalreporter.write_line(f"results: {run_dir}")

@@ -25,6 +25,7 @@ BENCHMARKS: dict[str, str] = {
     "round_trip": "round_trip:bench_round_trip",
     "ghost": "ghost:bench_ghost",
     "build": "build:bench_build",
+    "parallel": "parallel:bench_parallel",
 }
 
 
