@@ -79,12 +79,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_boot(args: argparse.Namespace) -> int:
     from harness import openssh, session  # paramiko and pexpect load only for this command
 
+    overrides = boot_overrides(args)  # bad arguments fail before any build
     manifest = manifests.load(args.manifest)
     results = paths.new_results_dir(f"boot-{paths.safe_name(manifest.name)}")
     print(f"results: {results}", flush=True)
     kernel = session.kernel_under_test(manifest, args.label,
                                        say=lambda text: print(f"[{manifest.name}] {text}", flush=True))
-    spec = session.machine_spec(kernel, boot_overrides(args))
+    spec = session.machine_spec(kernel, overrides)
     image = session.guest_image(manifest.guest)
     with session.booted(spec, image, results) as vm:
         print(f"booted {kernel.label} in {vm.boot_seconds:.1f} s ({vm.accel}); ssh port {vm.port}", flush=True)
@@ -104,8 +105,17 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
 def boot_overrides(args: argparse.Namespace):
     from harness import session
+    from harness.machine_spec import Disk
 
-    return session.Overrides(cmdline=args.cmdline, memory_mb=args.memory)
+    disks = () if args.no_disks else tuple(_disk(text, Disk) for text in args.disk) if args.disk else None
+    return session.Overrides(cmdline=args.cmdline, memory_mb=args.memory, cpus=args.cpus, disks=disks)
+
+
+def _disk(text: str, disk_type):
+    size, _, kind = text.partition(",")
+    if not size.isdigit() or kind not in ("", "swap"):
+        raise HarnessError(f"--disk {text!r}: expected SIZE_MB or SIZE_MB,swap", hint="e.g. --disk 1024,swap")
+    return disk_type(int(size), swap=kind == "swap")
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
@@ -151,6 +161,10 @@ def make_parser() -> argparse.ArgumentParser:
     sub.add_argument("--label", default=None, help="which of the manifest's builds (default: the first bootable)")
     sub.add_argument("--cmdline", default="", help="appended to the kernel command line")
     sub.add_argument("--memory", type=int, default=None, metavar="MB", help="guest memory (default: the manifest's)")
+    sub.add_argument("--cpus", type=int, default=None, help="vCPUs (default: the manifest's)")
+    sub.add_argument("--disk", action="append", default=[], metavar="MB[,swap]",
+                     help="an extra disk, swap-formatted with ',swap' (repeatable; default: the manifest's swap disk)")
+    sub.add_argument("--no-disks", action="store_true", help="no extra disk at all")
     sub.add_argument("--timeout", type=float, default=3600.0, metavar="SECONDS",
                      help="how long COMMAND may run (default 3600)")
     sub.add_argument("command", nargs="*", metavar="COMMAND",
