@@ -48,3 +48,29 @@ def test_options_show_in_help_and_are_checked(tmp_path):
     assert "--accel={auto,kvm,tcg}" in help_text and "--results-dir" in help_text and "--manifest" in help_text
     result = pytest_run(tmp_path, "--accel", "hvf", "--collect-only")
     assert result.returncode != 0 and "invalid choice: 'hvf'" in result.stderr
+
+
+XDIST_TESTS = '''
+import pytest
+
+@pytest.mark.parametrize("n", range(4))
+def test_writes(n, results_dir, figures):
+    (results_dir / "out.txt").write_text(str(n))
+    figures(f"figure {n}", f"value {n}")
+'''
+
+
+def test_xdist_workers_get_their_own_results_and_the_controller_prints_their_figures(tmp_path):
+    (tmp_path / "test_xdist_sample.py").write_text(textwrap.dedent(XDIST_TESTS))
+    results = tmp_path / "results"
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--rootdir",
+                             str(tmp_path), str(tmp_path / "test_xdist_sample.py"), "--results-dir", str(results)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=180)
+    assert result.returncode == 0, result.stdout + result.stderr
+    run_dirs = sorted(results.iterdir())
+    assert [path.name.split("-")[3] for path in run_dirs] == ["gw0", "gw1"], run_dirs
+    outputs = sorted(path.read_text() for path in results.glob("*/test_writes_*/out.txt"))
+    assert outputs == ["0", "1", "2", "3"], "every test wrote into its worker's directory, none lost"
+    for n in range(4):
+        assert f"value {n}" in result.stdout, "the controller prints the workers' figures"
+    assert all(f"results: {path}" in result.stdout for path in run_dirs)
