@@ -31,7 +31,7 @@ build:
 	$(BIN)/mmharness build --manifest $(MANIFEST)
 
 test:
-	$(BIN)/pytest -q tests/unit
+	$(BIN)/pytest -q -n auto tests/unit
 
 # Unit tests that read the cached Linux tree (Kconfig, series, page_owner_sort).
 test-tree:

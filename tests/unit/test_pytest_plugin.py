@@ -1,9 +1,12 @@
-"""The pytest plugin as pytest users expect it, checked in a real pytest subprocess (no VM boots)."""
+"""The pytest plugin as pytest users expect it, checked in real pytest runs (no VM boots).
 
-import subprocess
-import sys
-import textwrap
-from pathlib import Path
+The runs are in-process (pytester), so each costs a fraction of a second; the xdist
+workers are real subprocesses all the same.
+"""
+
+import pytest
+
+pytest_plugins = ["pytester"]
 
 TESTS = '''
 import pytest
@@ -20,34 +23,41 @@ def test_builds_only():
 '''
 
 
-def pytest_run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    (tmp_path / "test_sample.py").write_text(textwrap.dedent(TESTS))
-    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--strict-markers",
-                           "--rootdir", str(tmp_path), str(tmp_path), *args],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def run(pytester, monkeypatch):
+    """Runs pytest on the sample tests; the plugin's options write these variables, the fixture restores them."""
+    for variable in ("MMHARNESS_ACCEL", "MMHARNESS_RESULTS"):
+        monkeypatch.delenv(variable, raising=False)
+    pytester.makepyfile(test_sample=TESTS)
+
+    def pytest_run(*args: str) -> pytest.RunResult:
+        return pytester.runpytest_inprocess("-p", "no:cacheprovider", "--strict-markers", *args)
+
+    return pytest_run
 
 
-def test_every_marker_is_registered_by_the_plugin(tmp_path):
-    out = pytest_run(tmp_path, "--markers").stdout
+def test_every_marker_is_registered_by_the_plugin(run):
+    out = run("--markers").stdout.str()
     for marker in ("manifest(name)", "cmdline(text)", "machine(**spec)", "build_label(label)", "boot:",
                    "build_only:", "build_matrix:", "baseline_kernel:"):
         assert f"@pytest.mark.{marker}" in out, marker
 
 
-def test_tests_that_boot_are_marked_boot(tmp_path):
-    result = pytest_run(tmp_path, "--collect-only", "-q", "-m", "not boot")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "test_builds_only" in result.stdout
-    assert "test_boots" not in result.stdout and "2 deselected" in result.stdout
-    booting = pytest_run(tmp_path, "--collect-only", "-q", "-m", "boot").stdout
+def test_tests_that_boot_are_marked_boot(run):
+    result = run("--collect-only", "-q", "-m", "not boot")
+    out = result.stdout.str()
+    assert result.ret == 0, out + result.stderr.str()
+    assert "test_builds_only" in out
+    assert "test_boots" not in out and "2 deselected" in out
+    booting = run("--collect-only", "-q", "-m", "boot").stdout.str()
     assert "test_sample.py::test_boots" in booting and "test_boots_several" in booting
 
 
-def test_options_show_in_help_and_are_checked(tmp_path):
-    help_text = pytest_run(tmp_path, "--help").stdout
+def test_options_show_in_help_and_are_checked(run):
+    help_text = run("--help").stdout.str()
     assert "--accel={auto,kvm,tcg}" in help_text and "--results-dir" in help_text and "--manifest" in help_text
-    result = pytest_run(tmp_path, "--accel", "hvf", "--collect-only")
-    assert result.returncode != 0 and "invalid choice: 'hvf'" in result.stderr
+    result = run("--accel", "hvf", "--collect-only")
+    assert result.ret != 0 and "invalid choice: 'hvf'" in result.stderr.str()
 
 
 XDIST_TESTS = '''
@@ -60,17 +70,17 @@ def test_writes(n, results_dir, figures):
 '''
 
 
-def test_xdist_workers_get_their_own_results_and_the_controller_prints_their_figures(tmp_path):
-    (tmp_path / "test_xdist_sample.py").write_text(textwrap.dedent(XDIST_TESTS))
-    results = tmp_path / "results"
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "--rootdir",
-                             str(tmp_path), str(tmp_path / "test_xdist_sample.py"), "--results-dir", str(results)],
-                            cwd=tmp_path, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_xdist_workers_get_their_own_results_and_the_controller_prints_their_figures(pytester, monkeypatch):
+    monkeypatch.delenv("MMHARNESS_RESULTS", raising=False)
+    pytester.makepyfile(test_xdist_sample=XDIST_TESTS)
+    results = pytester.path / "results"
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-n", "2", "--results-dir", str(results))
+    out = result.stdout.str()
+    assert result.ret == 0, out + result.stderr.str()
     run_dirs = sorted(results.iterdir())
     assert [path.name.split("-")[3] for path in run_dirs] == ["gw0", "gw1"], run_dirs
     outputs = sorted(path.read_text() for path in results.glob("*/test_writes_*/out.txt"))
     assert outputs == ["0", "1", "2", "3"], "every test wrote into its worker's directory, none lost"
     for n in range(4):
-        assert f"value {n}" in result.stdout, "the controller prints the workers' figures"
-    assert all(f"results: {path}" in result.stdout for path in run_dirs)
+        assert f"value {n}" in out, "the controller prints the workers' figures"
+    assert all(f"results: {path}" in out for path in run_dirs)
