@@ -231,10 +231,37 @@ def pytest_runtest_teardown(item):
     return result
 
 
+REPORTS = pytest.StashKey[list[str]]()
+
+
+@pytest.hookimpl(trylast=True)  # after junitxml has written its file
 def pytest_sessionfinish(session):
-    own = session.config.stash.get(SESSION, None)
-    if own is not None and hasattr(session.config, "workeroutput"):  # an xdist worker tells the controller
-        session.config.workeroutput["mmharness_run_dir"] = str(own.run_dir)
+    """report.html in every results directory of the run, with the JUnit outcomes.
+
+    An xdist worker only tells the controller its directory: the controller writes
+    the workers' reports, once its JUnit XML has every test."""
+    config = session.config
+    own = config.stash.get(SESSION, None)
+    if hasattr(config, "workeroutput"):
+        if own is not None:
+            config.workeroutput["mmharness_run_dir"] = str(own.run_dir)
+        return
+    workers = config.pluginmanager.get_plugin("mmharness-xdist")
+    run_dirs = ([own.run_dir] if own is not None else []) + (workers.run_dirs if workers else [])
+    junit = Path(config.option.xmlpath) if getattr(config.option, "xmlpath", None) else None
+    lines = config.stash.setdefault(REPORTS, [])
+    for run_dir in run_dirs:
+        lines.append(_write_report(run_dir, junit))
+
+
+def _write_report(run_dir: Path, junit: Path | None) -> str:
+    from harness import report  # matplotlib loads only when a run has results
+
+    try:
+        page, *_ = report.render(report.load(run_dir, junit), run_dir / "report.html")
+    except Exception as error:  # the run's outcome stands; the report says why it is missing
+        return f"report: not written for {run_dir}: {type(error).__name__}: {error}"
+    return f"report: {page}"
 
 
 class XdistReports:
@@ -268,3 +295,5 @@ def pytest_terminal_summary(terminalreporter, config):
             terminalreporter.write_sep("=", f"figures of {run_dir.name}")
             terminalreporter.write_line(figures.read_text().rstrip())
         terminalreporter.write_line(f"results: {run_dir}")
+    for line in config.stash.get(REPORTS, []):
+        terminalreporter.write_line(line)

@@ -84,3 +84,26 @@ def test_xdist_workers_get_their_own_results_and_the_controller_prints_their_fig
     for n in range(4):
         assert f"value {n}" in out, "the controller prints the workers' figures"
     assert all(f"results: {path}" in out for path in run_dirs)
+    for path in run_dirs:
+        assert f"report: {path / 'report.html'}" in out
+        assert "test_writes" in (path / "report.html").read_text()
+
+
+def test_a_run_leaves_report_html_with_the_junit_outcomes(pytester, monkeypatch):
+    monkeypatch.delenv("MMHARNESS_RESULTS", raising=False)
+    pytester.makepyfile(test_outcomes='''
+def test_passes(results_dir):
+    (results_dir / "out.txt").write_text("ok")
+
+def test_fails(results_dir):
+    assert False, "the failure the report shows first"
+''')
+    results = pytester.path / "results"
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--results-dir", str(results),
+                                          "--junitxml", str(pytester.path / "junit.xml"))
+    assert result.ret == 1
+    (run_dir,) = results.iterdir()
+    page = (run_dir / "report.html").read_text()
+    assert f"report: {run_dir / 'report.html'}" in result.stdout.str()
+    assert "junit.xml" in page and "the failure the report shows first" in page
+    assert page.index("test_fails") < page.index("test_passes"), "failures first"
