@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, report
+from harness import cli
+from harness.results import report
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RUN = DATA / "results-swap-table" / "20261207-051751-kernel-21536"
