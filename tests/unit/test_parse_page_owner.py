@@ -15,7 +15,7 @@ from harness.results.parse import (
     StackInterner,
     iter_page_owner,
 )
-from harness.results.parse.page_owner import parse_header
+from harness.results.parse.page_owner_lines import parse_header
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 STACK_MODE = DATA / "page_owner-7.3-mode-stack.txt"

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from harness.results.parse.bad_record import BadRecord, parse_records
 from harness.results.parse.issues import OnIssue, Reporter
 from harness.results.parse.lines import LineSource
-from harness.results.parse.page_owner import HANDLE, BadRecord, parse_records
+from harness.results.parse.page_owner_lines import HANDLE
 from harness.results.parse.records import SwapPageOwnerRecord
 from harness.results.parse.stacks import StackInterner
 
