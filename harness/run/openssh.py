@@ -7,7 +7,7 @@ same pinned host key, never asking to trust an unknown host.
 
 from pathlib import Path
 
-from harness.run.ssh import USER
+from harness.run.guest_command import USER
 
 HOST = "127.0.0.1"
 

@@ -39,7 +39,7 @@ from harness.results.parse.handles import JoinStats
 from harness.results.parse.owner_stacks import load_handle_map
 from harness.results.parse.textio import open_dump
 from harness.run.debugfs import PAGE_OWNER, STACKS_HANDLES
-from harness.run.ssh import CommandFailed, GuestShell
+from harness.run.guest_command import CommandFailed, GuestShell
 
 
 

@@ -1,90 +1,26 @@
-"""Commands in the guest over SSH: key auth, pinned host key, timeouts, streaming.
+"""Commands in the guest over SSH: timeouts, streaming, the commands.log.
 
 Every command and its output is appended to a commands.log in the run's
 results directory. When the connection breaks or a command times out, the
 shell asks its `diagnose` callback (the Machine) first: a dead QEMU or a
-kernel crash explains the failure better than a socket error.
+kernel crash explains the failure better than a socket error. Connecting
+(key auth, the pinned host key) is ssh_connect's job; the command and its
+result are guest_command's.
 """
 
-import base64
-import logging
 import select
-import shlex
 import time
 import zlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Protocol, Sequence
+from typing import Iterator, Sequence
 
 import paramiko
 
 from harness.errors import HarnessError
+from harness.run import ssh_connect
+from harness.run.guest_command import CommandFailed, CommandResult, output_tail, quote_command
+from harness.run.ssh_connect import CONNECTION_ERRORS, Diagnose, diagnosis
 from harness.run.ssh_stream import InBandStatus, StreamCounts, gunzip, split_lines
-
-# Called with what the shell was doing ("running `cmd`") and how long to
-# wait for a dying guest to be seen dead; raises a better error if the guest
-# is gone, else returns extra context for the message.
-Diagnose = Callable[[str, float], str]
-
-CONNECTION_ERRORS = (paramiko.SSHException, EOFError, OSError)
-# Failed attempts while sshd starts are expected; our errors say what matters.
-# (Without a handler, Python would print paramiko's tracebacks on stderr.)
-logging.getLogger("paramiko").addHandler(logging.NullHandler())
-USER = "root"
-
-
-class CommandFailed(HarnessError):
-    """A guest command ran and exited with a non-zero status."""
-
-    def __init__(self, message: str, status: int, artifacts: list[str] | None = None):
-        super().__init__(message, artifacts=artifacts)
-        self.status = status
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    command: str
-    stdout: str
-    stderr: str
-    status: int  # -1 when the command ended without an exit status (killed by a signal)
-    seconds: float
-
-    @property
-    def ok(self) -> bool:
-        return self.status == 0
-
-
-def quote_command(command: Sequence[str] | str) -> str:
-    """A shell command line: strings are used as they are, argv lists are quoted."""
-    if isinstance(command, str):
-        return command
-    if not command:
-        raise ValueError("empty command")
-    return " ".join(shlex.quote(str(arg)) for arg in command)
-
-
-def pin_host_key(keys: paramiko.HostKeys, host: str, port: int, host_key: str) -> None:
-    """Add the guest's key under the name paramiko looks up for host:port."""
-    words = host_key.split()
-    if len(words) < 2:
-        raise HarnessError(f"not an SSH public key line: {host_key!r}")
-    key = paramiko.PKey.from_type_string(words[0], base64.b64decode(words[1]))
-    keys.add(host if port == 22 else f"[{host}]:{port}", words[0], key)
-
-
-def _tail(data: str, lines: int = 20) -> str:
-    kept = data.rstrip("\n").splitlines()[-lines:]
-    return "\n      ".join(kept) if kept else "(nothing)"
-
-
-class GuestShell(Protocol):
-    """What workloads and snapshots need of a shell: Shell, or a fake in unit tests."""
-
-    def run(self, command: Sequence[str] | str, timeout: float = ...) -> CommandResult: ...
-    def check(self, command: Sequence[str] | str, timeout: float = ...) -> CommandResult: ...
-    def stream(self, command: Sequence[str] | str, timeout: float = ..., *,
-               compressed: bool = ...) -> Iterator[str]: ...
-    def stream_lines(self, path: str, timeout: float = ...) -> Iterator[str]: ...
 
 
 class Shell:
@@ -99,46 +35,9 @@ class Shell:
                 log_path: Path | None = None, host: str = "127.0.0.1",
                 retry_seconds: float = 30.0, diagnose: Diagnose | None = None) -> "Shell":
         """Connect as root, retrying while sshd is still slow to answer (TCG)."""
-        pkey = paramiko.Ed25519Key.from_private_key_file(str(client_key))
-        deadline = time.monotonic() + retry_seconds
-        while True:
-            client = paramiko.SSHClient()
-            pin_host_key(client.get_host_keys(), host, port, host_key)
-            client.set_missing_host_key_policy(paramiko.RejectPolicy())
-            try:
-                client.connect(host, port=port, username=USER, pkey=pkey, allow_agent=False,
-                               look_for_keys=False, timeout=10, banner_timeout=15,
-                               auth_timeout=15)
-                client.get_transport().set_keepalive(15)
-                return cls(client, log_path=log_path, diagnose=diagnose)
-            except paramiko.BadHostKeyException:
-                client.close()
-                raise HarnessError(
-                    f"the SSH server on {host}:{port} does not have the guest's host key",
-                    hint="another program may own that port, or the guest image changed "
-                         "under a running VM") from None
-            except paramiko.AuthenticationException:
-                client.close()
-                raise HarnessError(
-                    f"the guest on {host}:{port} refused the harness key for {USER}",
-                    hint=f"the image's authorized_keys must match {client_key}; "
-                         "delete the guest cache entry to rebuild it") from None
-            except CONNECTION_ERRORS as err:
-                client.close()
-                context = cls._ask(diagnose, f"connecting over SSH to {host}:{port}", 0.0)
-                if time.monotonic() >= deadline:
-                    raise HarnessError(
-                        f"phase 'command': could not connect over SSH to {host}:{port} "
-                        f"within {retry_seconds:g} s: {err}{context}",
-                        hint="see console.log: did sshd start in the guest?") from None
-                time.sleep(0.5)
-
-    @staticmethod
-    def _ask(diagnose: Diagnose | None, doing: str, wait: float = 3.0) -> str:
-        if diagnose is None:
-            return ""
-        context = diagnose(doing, wait)
-        return f"\n{context}" if context else ""
+        client = ssh_connect.connect(port, client_key=client_key, host_key=host_key, host=host,
+                                     retry_seconds=retry_seconds, diagnose=diagnose)
+        return cls(client, log_path=log_path, diagnose=diagnose)
 
     def _open(self, text: str) -> paramiko.Channel:
         transport = self.client.get_transport()
@@ -149,7 +48,7 @@ class Shell:
         return channel
 
     def _lost(self, text: str, err: Exception) -> HarnessError:
-        context = self._ask(self._diagnose, f"running `{text}`")
+        context = diagnosis(self._diagnose, f"running `{text}`")
         return HarnessError(
             f"phase 'command': SSH connection lost while running `{text}`: "
             f"{err or type(err).__name__}{context}",
@@ -228,9 +127,9 @@ class Shell:
     def _timeout(self, text: str, what: str, out: bytes, err: bytes) -> HarnessError:
         output = (out + err).decode(errors="replace")
         self._log(text, f"--- {what}\n{output}")
-        context = self._ask(self._diagnose, f"running `{text}`")
+        context = diagnosis(self._diagnose, f"running `{text}`")
         return HarnessError(
-            f"phase 'command': `{text}` {what}; output so far:\n      {_tail(output)}{context}",
+            f"phase 'command': `{text}` {what}; output so far:\n      {output_tail(output)}{context}",
             hint="raise this command's timeout, or look for a hung guest in console.log "
                  "(the command may still be running in the guest)",
             artifacts=self._artifacts())
@@ -242,7 +141,7 @@ class Shell:
         if not result.ok:
             raise CommandFailed(
                 f"guest command failed (status {result.status}): {result.command}\n"
-                f"    stdout: {_tail(result.stdout)}\n    stderr: {_tail(result.stderr)}",
+                f"    stdout: {output_tail(result.stdout)}\n    stderr: {output_tail(result.stderr)}",
                 result.status, artifacts=self._artifacts())
         return result
 
@@ -281,7 +180,7 @@ class Shell:
                 err += channel.recv_stderr(1 << 16)
         except InBandStatus.Missing:
             raise HarnessError(f"guest command `{text}` ended without its status line (gzip or the shell died?)",
-                               hint=f"stderr: {_tail(err.decode(errors='replace'))}",
+                               hint=f"stderr: {output_tail(err.decode(errors='replace'))}",
                                artifacts=self._artifacts()) from None
         except zlib.error as error:
             raise HarnessError(f"guest command `{text}`: its compressed output is corrupt: {error}",
@@ -300,7 +199,7 @@ class Shell:
                   + (f"--- stderr\n{stderr}" if stderr else ""))
         if status != 0:
             raise CommandFailed(f"guest command failed (status {status}): {text}\n"
-                                f"    stderr: {_tail(stderr)}", status, artifacts=self._artifacts())
+                                f"    stderr: {output_tail(stderr)}", status, artifacts=self._artifacts())
 
     def _chunks(self, channel: paramiko.Channel, text: str, timeout: float, err: bytearray,
                 counts: "StreamCounts") -> Iterator[bytes]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from harness.results.parse import procfs
 from harness.run.debugfs import ZSWAP
-from harness.run.ssh import GuestShell
+from harness.run.guest_command import GuestShell
 
 GHOST_DEVICE = "/dev/ghostswap"
 ZSWAP_DEBUGFS = ZSWAP

@@ -16,8 +16,8 @@ from harness.errors import HarnessError
 from harness.results.parse import aggregate, owner_stacks, procfs
 from harness.results.tables import round_trip_table
 from harness.run.debugfs import PAGE_OWNER, SHOW_STACKS, SWAP_PAGE_OWNER  # workloads.PAGE_OWNER: tests/kernel
+from harness.run.guest_command import GuestShell
 from harness.run.snapshot import READER, buffered_read, keep, read_page_owner, summarise_dump
-from harness.run.ssh import GuestShell
 
 # What dd writes. Linux 7.3 keeps zero-filled pages out of swap I/O and zswap
 # (swpout_zero: only a bit in the swap table), so the cover letter's

@@ -13,8 +13,8 @@ from harness.build.manifest import MachineDefaults
 from harness.build.pipeline import KernelUnderTest
 from harness.errors import HarnessError
 from harness.run import openssh, session
+from harness.run.guest_command import CommandResult
 from harness.run.machine import Disk, MachineSpec
-from harness.run.ssh import CommandResult
 
 
 def kut(tmp_path, **machine) -> KernelUnderTest:

@@ -9,7 +9,7 @@ import pytest
 from harness.errors import HarnessError
 from harness.results.parse import summarise
 from harness.run import snapshot, workloads
-from harness.run.ssh import CommandFailed
+from harness.run.guest_command import CommandFailed
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 FULL = (DATA / "page_owner-7.3-mode-stack.txt").read_text()

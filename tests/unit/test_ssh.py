@@ -13,7 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness.errors import HarnessError
-from harness.run.ssh import Shell, pin_host_key, quote_command
+from harness.run.guest_command import quote_command
+from harness.run.ssh import Shell
+from harness.run.ssh_connect import pin_host_key
 
 
 def make_key(path: Path) -> tuple[paramiko.Ed25519Key, str]:

@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from harness.run import swap_backends as backends
-from harness.run.ssh import CommandResult
+from harness.run.guest_command import CommandResult
 
 DATA = Path(__file__).parent.parent / "data" / "real-7.3" / "ghost"
 
