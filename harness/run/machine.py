@@ -2,12 +2,12 @@
 
 The parts, one job each: harness.run.qemu (the command line, the accelerator),
 harness.run.ports (the SSH forward's port), harness.run.console (the reader thread
-that keeps console.log and the crash reports), harness.run.reaper (no QEMU
-outlives the harness: killed by PID in `finally`, at exit, on SIGTERM/SIGHUP,
-and by the kernel if the harness itself is killed).
+that keeps console.log and the crash reports), harness.run.boot_watch (what the
+console says of the boot), harness.run.disk_images (the extra disks) and
+harness.run.reaper (no QEMU outlives the harness: killed by PID in `finally`,
+at exit, on SIGTERM/SIGHUP, and by the kernel if the harness itself is killed).
 """
 
-import enum
 import os
 import shlex
 import shutil
@@ -19,14 +19,16 @@ from pathlib import Path
 import pexpect
 
 from harness import paths
-from harness.build.guest import INIT_FATAL, GuestImage
+from harness.build.guest import GuestImage
 from harness.errors import HarnessError
-from harness.proc import require_tools, run
+from harness.proc import require_tools
 from harness.run import crash, reaper
+from harness.run.boot_watch import BootFailure, BootWatch, Started
 from harness.run.console import Console
+from harness.run.disk_images import make_disk_images
 from harness.run.machine_spec import Disk, MachineSpec
 from harness.run.ports import PortLease, reserve_port
-from harness.run.qemu import ACCELS, BASE_CMDLINE, PORT_TAKEN, QEMU, detect_accel, qemu_command
+from harness.run.qemu import ACCELS, BASE_CMDLINE, QEMU, detect_accel, qemu_command
 from harness.run.ssh import Shell
 
 __all__ = ["ACCELS", "BASE_CMDLINE", "QEMU", "Console", "Disk", "Machine", "MachineSpec", "PortLease",
@@ -34,12 +36,6 @@ __all__ = ["ACCELS", "BASE_CMDLINE", "QEMU", "Console", "Disk", "Machine", "Mach
 
 REBOOT_COMMAND = "/sbin/mmharness-init reboot"
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
-
-
-class Started(enum.Enum):
-    """How one QEMU start ended (Machine._start); failures other than these raise."""
-    READY = "ready"  # the guest printed its ready marker
-    PORT_TAKEN = "port taken"  # another program bound the SSH port first: retry with another
 
 
 # --- the machine ------------------------------------------------------------
@@ -100,7 +96,7 @@ class Machine:
         reaper.install_handlers()
         self._workdir = Path(tempfile.mkdtemp(prefix="vm-", dir=paths.cache_dir("machines")))
         try:
-            disk_files = self._make_disks()
+            disk_files = make_disk_images(self.spec.disks, self._workdir)
             for _ in range(3):
                 self._lease = reserve_port(spec.ssh_port)
                 self.port = self._lease.port
@@ -117,17 +113,6 @@ class Machine:
             self._finish()
             raise
 
-    def _make_disks(self) -> list[Path]:
-        files = []
-        for index, disk in enumerate(self.spec.disks):
-            path = self._workdir / f"disk{index}.img"
-            with path.open("wb") as handle:
-                handle.truncate(disk.size_mb << 20)
-            if disk.swap:
-                run(["mkswap", str(path)], what=f"mkswap for extra disk {Disk.device(index)}")
-            files.append(path)
-        return files
-
     def _start(self, argv: list[str]) -> Started:
         """Spawn QEMU and wait for the ready marker."""
         (self.results_dir / "qemu.cmd").write_text(shlex.join(argv) + "\n")
@@ -137,39 +122,20 @@ class Machine:
         self._console = Console(self._child, self.console_log, lambda: self.phase)
         reaper.track(self._child.pid, self._console.exited)
         self._console.start()
-        marker = self.guest.ready_marker
-        deadline = started + self.spec.boot_timeout
+        watch = BootWatch(self.guest.ready_marker, self.spec.boot_timeout, self.spec.ssh_port)
         while True:
-            text = self._console.text()
-            if marker in text:
+            exited = self._console.exit_description() if self._console.exited.is_set() else None
+            verdict = watch.verdict(self._console.text(), exited, self.port, time.monotonic() - started)
+            if verdict is Started.READY:
                 self.boot_seconds = round(time.monotonic() - started, 2)
-                return Started.READY
-            if INIT_FATAL in text:
-                line = text[text.index(INIT_FATAL):].split("\n")[0]
-                self._fail_boot(f"the guest's init failed: {line}",
-                                hint="see console.log; the kernel may lack an option the "
-                                     "guest needs")
-            if crash.panicked(text):
-                self._console.exited.wait(5)  # let the rest of the panic report arrive
-                self._fail_boot("the kernel panicked")
-            if self._console.exited.is_set():
-                if PORT_TAKEN in text:
-                    if self.spec.ssh_port:
-                        self._fail_boot(f"port {self.port} on 127.0.0.1 is already in use",
-                                        hint="choose another ssh_port, or 0 to pick one")
-                    self._kill_and_reap()
-                    return Started.PORT_TAKEN
-                hint = ""
-                if "PVH ELF Note" in text:
-                    hint = "the kernel needs CONFIG_PVH=y to boot as vmlinux"
-                self._fail_boot(f"QEMU exited ({self._console.exit_description()}) before "
-                                "the guest was ready", hint=hint)
-            if time.monotonic() > deadline:
-                self._fail_boot(
-                    f"the guest did not print the ready marker {marker!r} within "
-                    f"{self.spec.boot_timeout:g} s",
-                    hint="check init= and root= on the kernel command line, and that the "
-                         "kernel has the guest baseline (virtio-blk, ext4, devtmpfs, serial)")
+                return verdict
+            if verdict is Started.PORT_TAKEN:
+                self._kill_and_reap()
+                return verdict
+            if isinstance(verdict, BootFailure):
+                if verdict.panicked:
+                    self._console.exited.wait(5)  # let the rest of the panic report arrive
+                self._fail_boot(verdict.what, hint=verdict.hint)
             time.sleep(0.1)
 
     def _fail_boot(self, what: str, hint: str = "") -> None:
