@@ -12,10 +12,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, fields
 from pathlib import Path, PurePosixPath
-from typing import Mapping
+from typing import Iterator, Mapping
 
 from harness.results.parse.issues import ParseError, ParseIssue
 from harness.results.parse.lines import LineSource, as_lines
+
+
+def _numbered_lines(text: LineSource) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) of each line that is not blank."""
+    return ((lineno, line) for lineno, line in enumerate(as_lines(text), 1) if line.strip())
 
 
 def _fail(lineno: int, message: str, line: str = "", source: str = "") -> ParseError:
@@ -54,8 +59,8 @@ _OCTAL = re.compile(r"\\([0-7]{3})")
 
 def parse_swaps(text: LineSource, *, source: str = "/proc/swaps") -> list[SwapDevice]:
     devices = []
-    for lineno, line in enumerate(as_lines(text), 1):
-        if not line.strip() or line.startswith("Filename"):
+    for lineno, line in _numbered_lines(text):
+        if line.startswith("Filename"):
             continue
         parts = line.split()
         if len(parts) != 5:
@@ -76,9 +81,7 @@ def parse_swaps(text: LineSource, *, source: str = "/proc/swaps") -> list[SwapDe
 def parse_meminfo(text: LineSource, *, source: str = "/proc/meminfo") -> dict[str, int]:
     """Name -> value as printed: KiB for the `kB` lines, counts for HugePages_*."""
     values = {}
-    for lineno, line in enumerate(as_lines(text), 1):
-        if not line.strip():
-            continue
+    for lineno, line in _numbered_lines(text):
         name, sep, rest = line.partition(":")
         words = rest.split()
         if not sep or not name or not 1 <= len(words) <= 2 or (len(words) == 2 and words[1] != "kB"):
@@ -89,9 +92,7 @@ def parse_meminfo(text: LineSource, *, source: str = "/proc/meminfo") -> dict[st
 
 def parse_vmstat(text: LineSource, *, source: str = "/proc/vmstat") -> dict[str, int]:
     values = {}
-    for lineno, line in enumerate(as_lines(text), 1):
-        if not line.strip():
-            continue
+    for lineno, line in _numbered_lines(text):
         words = line.split()
         if len(words) != 2:
             raise _fail(lineno, "expected 'name value'", line, source)
@@ -127,9 +128,7 @@ class FreeOutput:
 def parse_free(text: LineSource, *, source: str = "free") -> FreeOutput:
     columns: tuple[str, ...] = ()
     rows: dict[str, dict[str, int]] = {}
-    for lineno, line in enumerate(as_lines(text), 1):
-        if not line.strip():
-            continue
+    for lineno, line in _numbered_lines(text):
         if not columns:
             columns = tuple(line.split())
             if "total" not in columns:
