@@ -45,19 +45,39 @@ def as_lines(source: LineSource) -> Iterator[str]:
 
 
 def _lines_of_reader(reader: Readable) -> Iterator[str]:
-    pending: list[str] = []
+    cutter = _Cutter("\n")
     for chunk in _decoded(iter(lambda: reader.read(CHUNK), _EOF)):
-        if "\n" not in chunk:
-            pending.append(chunk)
-            continue
-        pending.append(chunk)
-        lines = "".join(pending).split("\n")
-        pending = [lines.pop()]
-        for line in lines:
+        for line in cutter.feed(chunk):
             yield line + "\n"
-    last = "".join(pending)
+    last = cutter.rest()
     if last:
         yield last
+
+
+class _Cutter:
+    """Text cut at `separator` as its chunks arrive. The unfinished piece is kept in
+    parts, so a huge one is not copied per chunk; the cut itself is str.split, in C."""
+
+    def __init__(self, separator: str):
+        self.separator = separator
+        self._pending: list[str] = []
+
+    def feed(self, chunk: str) -> list[str]:
+        """The pieces this chunk completes (none, mostly, for a large piece)."""
+        pending, separator = self._pending, self.separator
+        # A two-character separator can begin at the end of one chunk and end in the next.
+        straddles = (len(separator) > 1 and pending and pending[-1].endswith(separator[:-1])
+                     and chunk.startswith(separator[-1]))
+        pending.append(chunk)
+        if not straddles and separator not in chunk:
+            return []
+        pieces = "".join(pending).split(separator)
+        self._pending = [pieces.pop()]
+        return pieces
+
+    def rest(self) -> str:
+        """What came after the last separator."""
+        return "".join(self._pending)
 
 
 def peek_lines(source: LineSource, count: int) -> tuple[list[str], LineSource]:
@@ -144,16 +164,9 @@ _EOF = _Eof()
 
 def _from_chunks(chunks: Iterator[str | bytes]) -> Iterator[tuple[int, str]]:
     lineno = 1
-    pending: list[str] = []  # the unfinished record, kept in pieces so a huge one is not copied per chunk
+    cutter = _Cutter("\n\n")
     for chunk in _decoded(chunks):
-        straddles = pending and pending[-1].endswith("\n") and chunk.startswith("\n")
-        if not straddles and "\n\n" not in chunk:
-            pending.append(chunk)
-            continue
-        pending.append(chunk)
-        parts = "".join(pending).split("\n\n")
-        pending = [parts.pop()]
-        for part in parts:
+        for part in cutter.feed(chunk):
             if part.startswith("\n"):  # more than one blank line
                 stripped = part.lstrip("\n")
                 lineno += len(part) - len(stripped)
@@ -161,7 +174,7 @@ def _from_chunks(chunks: Iterator[str | bytes]) -> Iterator[tuple[int, str]]:
             if part:
                 yield lineno, part
             lineno += part.count("\n") + 2  # its lines, then the blank line
-    last = "".join(pending)
+    last = cutter.rest()
     stripped = last.lstrip("\n")
     lineno += len(last) - len(stripped)
     last = stripped.rstrip("\n")
