@@ -5,10 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import manifest as manifests
-from harness import checkpatch, metrics, paths, pipeline, triage
-from harness.parse import cli as parse_cli
+from harness import paths
+from harness.build import checkpatch, manifest as manifests, pipeline
 from harness.errors import HarnessError
+from harness.results import metrics, triage
+from harness.results.parse import cli as parse_cli
 
 
 def cmd_fetch(args: argparse.Namespace) -> int:
@@ -59,7 +60,7 @@ def cmd_checkpatch(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from harness import compare  # scipy and matplotlib load only for this command
+    from harness.results import compare  # scipy and matplotlib load only for this command
 
     first, second = metrics.load(args.a), metrics.load(args.b)
     rows = compare.compare(first, second, args.alpha)
@@ -77,7 +78,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_boot(args: argparse.Namespace) -> int:
-    from harness import openssh, session  # paramiko and pexpect load only for this command
+    from harness.run import openssh, session  # paramiko and pexpect load only for this command
 
     overrides = boot_overrides(args)  # bad arguments fail before any build
     manifest = manifests.load(args.manifest)
@@ -104,8 +105,8 @@ def cmd_boot(args: argparse.Namespace) -> int:
 
 
 def boot_overrides(args: argparse.Namespace):
-    from harness import session
-    from harness.machine_spec import Disk
+    from harness.run import session
+    from harness.run.machine_spec import Disk
 
     disks = () if args.no_disks else tuple(_disk(text, Disk) for text in args.disk) if args.disk else None
     return session.Overrides(cmdline=args.cmdline, memory_mb=args.memory, cpus=args.cpus, disks=disks)
@@ -123,7 +124,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from harness import report  # matplotlib loads only for this command
+    from harness.results import report  # matplotlib loads only for this command
 
     loaded = report.load(args.results_dir, args.junit)
     out = Path(args.out) if args.out else Path(args.results_dir) / "report.html"

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import crash, guest, manifest as manifests, paths, reproduce, run_metadata, session as boot_session
-from harness.machine import Machine, MachineSpec
-from harness.pipeline import KernelUnderTest
+from harness import paths
+from harness.build import guest, manifest as manifests
+from harness.build.pipeline import KernelUnderTest
+from harness.run import crash, reproduce, run_metadata, session as boot_session
+from harness.run.machine import Machine, MachineSpec
 
 
 def pytest_addoption(parser):

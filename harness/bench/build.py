@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import build as kbuild, manifest as manifests, pipeline
+from harness.build import kbuild, manifest as manifests, pipeline
 from harness.errors import HarnessError
 
 PROFILE_LABEL = "page-owner[page_owner=y,swap_page_owner=n]"

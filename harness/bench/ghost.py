@@ -8,10 +8,9 @@ until that file is out of memory, cat reads it back. Ratios are against zram.
 
 import time
 
-from harness import swap_backends as backends
-from harness import workloads
 from harness.bench import lab
-from harness.machine import Disk
+from harness.run import swap_backends as backends, workloads
+from harness.run.machine import Disk
 
 FILE_MIB = 256
 DISK_MIB = 1024  # the virtio-blk swap partition, and zram's disksize

@@ -1,12 +1,14 @@
-"""Booting the manifest's kernel outside pytest, for benchmarks (through harness.session)."""
+"""Booting the manifest's kernel outside pytest, for benchmarks (through harness.run.session)."""
 
 import contextlib
 import statistics
 import time
 from pathlib import Path
 
-from harness import manifest as manifests, paths, pipeline, session
-from harness.machine import MachineSpec
+from harness import paths
+from harness.build import manifest as manifests, pipeline
+from harness.run import session
+from harness.run.machine import MachineSpec
 
 
 def kernel(manifest_name: str = "default", label: str | None = None) -> pipeline.KernelUnderTest:

@@ -21,15 +21,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from harness import paths, source
+from harness import paths
+from harness.build import source
 from harness.errors import HarnessError
-from harness.page_owner_sort import build_page_owner_sort
+from harness.results.page_owner_sort import build_page_owner_sort
 
 TARGET_MB = 200
 REAL = paths.REPO_ROOT / "tests/data/real-7.3"
 DUMPS = ("round-trip/page_owner-dd.txt.xz", "round-trip/page_owner-cat.txt.xz", "modes/page_owner.txt.xz")
 AWK_TOTAL = "/^Page allocated/ { PAGES+=2^$5 } END { print PAGES*4096/1024^2 \" MiB\" }"
-SUMMARISE = ("import sys; from harness.parse import summarise; "
+SUMMARISE = ("import sys; from harness.results.parse import summarise; "
              "s = summarise(open(sys.argv[1], 'rb')); print(s.total.records, s.total_mib)")
 
 

@@ -12,8 +12,8 @@ consecutive entries) is printed beside it.
 
 from typing import Iterator
 
-from harness import workloads
 from harness.bench import lab
+from harness.run import workloads
 
 YY = "page-owner[page_owner=y,swap_page_owner=y]"
 PAGES_PER_GIB = 262144

@@ -1,4 +1,4 @@
-"""page_owner snapshot: full text vs handle mode (harness.snapshot), same guest, same state.
+"""page_owner snapshot: full text vs handle mode (harness.run.snapshot), same guest, same state.
 
 One VM of the upstream-7.3 kernel with page_owner=on, in the round trip's
 after-dd state (256 MiB of dd's pages in /tmpfs); the modes alternate, RUNS
@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from typing import Iterator
 
-from harness import snapshot, workloads
 from harness.bench import lab
-from harness.parse import aggregate
+from harness.results.parse import aggregate
+from harness.run import snapshot, workloads
 
 RUNS = 2
 MODES = ("plain cat", "text", "handle")

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import pytest
 
-from harness import guest as guests
+from harness.build import guest as guests
 from harness.errors import HarnessError
-from harness.machine import Machine
+from harness.run.machine import Machine
 
 
 def qemu_alive(pid: int | None) -> bool:

@@ -10,9 +10,8 @@ import statistics
 
 import pytest
 
-from harness import swap_backends as backends
-from harness import workloads
-from harness.parse import procfs
+from harness.results.parse import procfs
+from harness.run import swap_backends as backends, workloads
 
 pytestmark = [pytest.mark.manifest("ghost-swap-7.3"), pytest.mark.machine(disks=())]
 

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from harness import workloads
 from harness.errors import HarnessError
+from harness.run import workloads
 
 FILE_MIB = 256
 PAGES_PER_MIB = 256

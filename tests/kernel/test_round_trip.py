@@ -6,7 +6,7 @@ and came back are attributed to `cat`, the task that faulted them in.
 
 import pytest
 
-from harness import workloads
+from harness.run import workloads
 
 FILE_MIB = 256
 

@@ -9,7 +9,7 @@ import json
 
 import pytest
 
-from harness import checkpatch, kconfig, manifest as manifests, pipeline
+from harness.build import checkpatch, kconfig, manifest as manifests, pipeline
 
 
 SERIES_MANIFESTS = ("--manifest", "ghost-swap-7.3")

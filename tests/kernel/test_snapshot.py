@@ -1,4 +1,4 @@
-"""Fast page_owner snapshots (harness.snapshot) on a live 7.3 guest: handle mode vs full text.
+"""Fast page_owner snapshots (harness.run.snapshot) on a live 7.3 guest: handle mode vs full text.
 
 The state is the round trip's after-dd step (256 MiB of dd's pages in /tmpfs).
 The two reads follow each other with no workload running: only the readers
@@ -7,8 +7,8 @@ The two reads follow each other with no workload running: only the readers
 
 import pytest
 
-from harness import snapshot, workloads
 from harness.errors import HarnessError
+from harness.run import snapshot, workloads
 
 PAGES_PER_MIB = 256
 # Measured on this state: 13 pages apart by comm within one guest command (tests/data/real-7.3),

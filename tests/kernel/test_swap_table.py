@@ -19,8 +19,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from harness import metrics, swap_backends as backends
-from harness.parse import procfs
+from harness.results import metrics
+from harness.results.parse import procfs
+from harness.run import swap_backends as backends
 
 TIB_KIB = 1 << 30
 BRD = backends.BRD

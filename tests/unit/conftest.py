@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import paths, source
-from harness.parse import iter_records
+from harness import paths
+from harness.build import source
+from harness.results.parse import iter_records
 
 
 def pytest_collection_modifyitems(items):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import build as kbuild
+from harness.build import kbuild
 
 from conftest import git
 
@@ -82,7 +82,7 @@ def test_failed_build_keeps_log_and_metadata(tmp_path, cache):
 BUILD_IN_PROCESS = """
 import json, sys
 from pathlib import Path
-from harness import build as kbuild
+from harness.build import kbuild
 tree, work = Path(sys.argv[1]), Path(sys.argv[2])
 request = kbuild.BuildRequest(tree, "t", "label", work, (), (work / ".config").read_text())
 result = kbuild.build(request, say=lambda text: print("SAY " + text, flush=True))
@@ -154,7 +154,7 @@ def test_key_and_make_use_the_configured_text_not_the_shared_file(tmp_path, cach
 
 
 def test_managed_trees_build_in_a_child_so_commands_are_the_same_in_every_tree(tmp_path, cache):
-    from harness import kconfig, pipeline, source
+    from harness.build import kconfig, pipeline, source
 
     profile = kconfig.Profile(name="page-owner", description="", base="tinyconfig", fragments=(), variables={},
                               boot=True, unknown_until_series={})
@@ -171,7 +171,7 @@ def test_managed_trees_build_in_a_child_so_commands_are_the_same_in_every_tree(t
 
 
 def test_booting_builds_only_the_kernel_it_boots(monkeypatch):
-    from harness import manifest as manifests, pipeline
+    from harness.build import manifest as manifests, pipeline
     from harness.errors import HarnessError
 
     asked = []

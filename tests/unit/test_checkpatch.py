@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import checkpatch
+from harness.build import checkpatch
+from harness.build.series import Series
 from harness.errors import HarnessError
-from harness.series import Series
 
 DATA = Path(__file__).parent.parent / "data" / "checkpatch"
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, compare, metrics
+from harness import cli
 from harness.errors import HarnessError
+from harness.results import compare, metrics
 
 RECORDED = Path(__file__).parent.parent / "data" / "swap-table" / "20261207-051751-kernel"
 

@@ -1,4 +1,4 @@
-from harness import crash
+from harness.run import crash
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import guest
+from harness.build import guest
+from harness.build.guest import GuestSpec, build_guest, cache_key, load_guest, mmdebstrap_command
 from harness.errors import HarnessError
-from harness.guest import GuestSpec, build_guest, cache_key, load_guest, mmdebstrap_command
 
 MMDEBSTRAP_UNKNOWN = """\
 I: running apt-get update...

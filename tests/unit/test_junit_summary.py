@@ -1,4 +1,4 @@
-"""harness.junit_summary on JUnit XML that pytest really wrote."""
+"""harness.results.junit_summary on JUnit XML that pytest really wrote."""
 
 import subprocess
 import sys
@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from harness import junit_summary
 from harness.errors import HarnessError
 from harness.paths import REPO_ROOT
+from harness.results import junit_summary
 
 THROWAWAY = textwrap.dedent('''
     import pytest
@@ -46,7 +46,7 @@ def junit(tmp_path_factory):
 
 
 def summary(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "harness.junit_summary", *args], cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "harness.results.junit_summary", *args], cwd=REPO_ROOT,
                           capture_output=True, text=True)
 
 

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import kconfig, kconfig_symbols
+from harness.build import kconfig, kconfig_symbols
 from harness.errors import HarnessError
 
 

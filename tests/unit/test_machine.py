@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import machine
+from harness.build.guest import READY_MARKER, GuestImage
 from harness.errors import HarnessError
-from harness.guest import READY_MARKER, GuestImage
-from harness.machine import Disk, Machine, MachineSpec, detect_accel, qemu_command, reserve_port
+from harness.run import machine
+from harness.run.machine import Disk, Machine, MachineSpec, detect_accel, qemu_command, reserve_port
 
 CPUINFO_PLAIN = "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr hypervisor rdrand\n"
 CPUINFO_VMX = "processor\t: 0\nflags\t\t: fpu vme de pse tsc msr vmx ept\n"

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from harness import manifest
+from harness.build import manifest
 from harness.errors import HarnessError
 from harness.paths import REPO_ROOT
 

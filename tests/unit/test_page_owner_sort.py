@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.parse import cli as parse_cli
-from harness.page_owner_sort import build_page_owner_sort
-from harness.parse import iter_page_owner
-from harness.parse.grouping import cull
+from harness.results.page_owner_sort import build_page_owner_sort
+from harness.results.parse import cli as parse_cli
+from harness.results.parse import iter_page_owner
+from harness.results.parse.grouping import cull
 
 ROUND_TRIP_DD = "round-trip/page_owner-dd.txt"
 ROUND_TRIP_CAT = "round-trip/page_owner-cat.txt"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.parse import (
+from harness.results.parse import (
     Summary,
     iter_page_owner,
     iter_swap_page_owner,
@@ -23,7 +23,7 @@ from harness.parse import (
     summarise,
     total_mib,
 )
-from harness.parse.synthetic import SyntheticDump
+from harness.results.parse.synthetic import SyntheticDump
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 STACK_MODE = DATA / "page_owner-7.3-mode-stack.txt"

@@ -1,4 +1,4 @@
-"""`mmharness parse` / `python -m harness.parse`."""
+"""`mmharness parse` / `python -m harness.results.parse`."""
 
 import gzip
 import io
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from harness import cli
-from harness.parse import cli as parse_cli
+from harness.results.parse import cli as parse_cli
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 STACK_MODE = DATA / "page_owner-7.3-mode-stack.txt"
@@ -125,7 +125,7 @@ def test_errors(capsys, tmp_path):
 
 def test_python_dash_m(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "harness.parse", str(STACK_MODE), "--cull", "swapped"],
+        [sys.executable, "-m", "harness.results.parse", str(STACK_MODE), "--cull", "swapped"],
         cwd=REPO, capture_output=True, text=True, check=True,
     )  # fmt: skip
     assert "1 times, 1 pages, 0.004 MiB, swapped" in result.stdout

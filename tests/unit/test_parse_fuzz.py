@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.parse import (
+from harness.results.parse import (
     ParseError,
     iter_page_owner,
     iter_records,
@@ -17,7 +17,7 @@ from harness.parse import (
     peek_kind,
     summarise,
 )
-from harness.parse.grouping import cull
+from harness.results.parse.grouping import cull
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 SAMPLES = [

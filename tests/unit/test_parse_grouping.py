@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.parse import allocator, cull, iter_page_owner, iter_stack_records, parse_cull, parse_sort, sort_groups
+from harness.results.parse import allocator, cull, iter_page_owner, iter_stack_records, parse_cull, parse_sort, sort_groups
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from harness.parse import Summary, iter_page_owner, iter_records, load_handle_map, summarise
-from harness.parse.handles import JoinStats, join_handles
+from harness.results.parse import Summary, iter_page_owner, iter_records, load_handle_map, summarise
+from harness.results.parse.handles import JoinStats, join_handles
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 EARLY_HANDLE = 8912897

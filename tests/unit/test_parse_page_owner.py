@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.parse import (
+from harness.results.parse import (
     AnonOwner,
     FileOwner,
     Memcg,
@@ -15,7 +15,7 @@ from harness.parse import (
     StackInterner,
     iter_page_owner,
 )
-from harness.parse.page_owner import parse_header
+from harness.results.parse.page_owner_lines import parse_header
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 STACK_MODE = DATA / "page_owner-7.3-mode-stack.txt"

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.parse import (
+from harness.results.parse import (
     ParseError,
     int_values,
     parse_block_stat,

@@ -9,8 +9,8 @@ import pytest
 from conftest import REAL
 from test_parse_aggregate import AWK, as_awk_prints, cover_letter_awk
 
-from harness.parse import cli as parse_cli
-from harness.parse import (
+from harness.results.parse import cli as parse_cli
+from harness.results.parse import (
     Summary,
     iter_stack_records,
     join_handles,
@@ -18,7 +18,7 @@ from harness.parse import (
     load_handle_map,
     pages_by_stack,
 )
-from harness.parse.records import PAGE_SIZE
+from harness.results.parse.records import PAGE_SIZE
 
 ROUND_TRIP_DD = "round-trip/page_owner-dd.txt"
 ROUND_TRIP_CAT = "round-trip/page_owner-cat.txt"

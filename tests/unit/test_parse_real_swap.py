@@ -16,8 +16,8 @@ import pytest
 from conftest import REAL
 from test_parse_aggregate import AWK, as_awk_prints
 
-from harness.parse import cli as parse_cli
-from harness.parse import (
+from harness.results.parse import cli as parse_cli
+from harness.results.parse import (
     Summary,
     iter_page_owner,
     iter_stack_records,
@@ -181,7 +181,7 @@ def test_migrated_and_memcg_lines_of_real_records(cat_records):
 
 
 def test_cli_on_real_swap_dumps(tmp_path, capsys):
-    # In process: test_parse_cli runs `python -m harness.parse` itself.
+    # In process: test_parse_cli runs `python -m harness.results.parse` itself.
     out = tmp_path / "out.json"
     assert parse_cli.main([str(SWAP / "cat-page_owner.txt.xz"), "--cull", "comm,swapped", "--top", "1"]) == 0
     assert "64118 times, 64118 pages, 250.461 MiB, task_comm_name: dd, swapped" in capsys.readouterr().out

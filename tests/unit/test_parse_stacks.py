@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.parse import (
+from harness.results.parse import (
     ParseError,
     iter_stack_records,
     load_handle_map,

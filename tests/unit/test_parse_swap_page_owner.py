@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.parse import ParseError, iter_swap_page_owner
+from harness.results.parse import ParseError, iter_swap_page_owner
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 

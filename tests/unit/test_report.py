@@ -8,11 +8,13 @@ import sys
 import textwrap
 import time
 import urllib.parse
+import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
 import pytest
 
-from harness import cli, report
+from harness import cli
+from harness.results import report
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 RUN = DATA / "results-swap-table" / "20261207-051751-kernel-21536"
@@ -163,7 +165,7 @@ def test_junit_in_the_parent_only_when_it_is_this_runs(junit, tmp_path):
     shutil.copytree(RUN, old)
     loaded = report.load(old)
     assert loaded.junit is None and "another run" in loaded.junit_note
-    started = time.strptime(report.ElementTree.parse(junit).getroot().find("testsuite").get("timestamp")[:19],
+    started = time.strptime(ElementTree.parse(junit).getroot().find("testsuite").get("timestamp")[:19],
                             "%Y-%m-%dT%H:%M:%S")
     this = results / f"{time.strftime('%Y%m%d-%H%M%S', started)}-kernel-1"
     shutil.copytree(RUN, this)

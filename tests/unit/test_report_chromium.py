@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import report
+from harness.results import report
 from test_report import RUN, Page  # tests/unit is on sys.path (rootdir-less test modules)
 
 CHROMIUM = shutil.which("chromium")

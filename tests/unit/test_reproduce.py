@@ -3,8 +3,9 @@
 import shlex
 import subprocess
 
-from harness import cli, reproduce
-from harness.machine_spec import Disk, MachineSpec
+from harness import cli
+from harness.run import reproduce
+from harness.run.machine_spec import Disk, MachineSpec
 
 
 def spec(**changes) -> MachineSpec:

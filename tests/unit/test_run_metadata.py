@@ -1,4 +1,4 @@
-"""harness.run_metadata: RUN_DIR/metadata.json of a kernel test session."""
+"""harness.run.run_metadata: RUN_DIR/metadata.json of a kernel test session."""
 
 import hashlib
 import json
@@ -7,10 +7,12 @@ import subprocess
 
 import pytest
 
-from harness import manifest as manifests, report, run_metadata
+from harness.build import manifest as manifests
+from harness.build.pipeline import KernelUnderTest
+from harness.build.series import PATCHES
 from harness.paths import REPO_ROOT
-from harness.pipeline import KernelUnderTest
-from harness.series import PATCHES
+from harness.results import report
+from harness.run import run_metadata
 
 from test_report import RUN, Page  # tests/unit is on sys.path
 
@@ -54,7 +56,7 @@ def test_tool_versions():
 
 @pytest.fixture
 def kernel(tmp_path) -> KernelUnderTest:
-    """A kernel of ghost-swap-7.3 as the pipeline returns it, its build directory as harness.build leaves it."""
+    """A kernel of ghost-swap-7.3 as the pipeline returns it, its build directory as harness.build.kbuild leaves it."""
     build = tmp_path / "builds" / "0123456789abcdef0123"
     build.mkdir(parents=True)
     (build / "config").write_text("CONFIG_SWAP=y\nCONFIG_ZSWAP=y\n")

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import series as kseries
+from harness.build import series as kseries
+from harness.build.source import BASE_TAG, Tree
 from harness.errors import HarnessError
-from harness.source import BASE_TAG, Tree
 
 from conftest import cached_kernel_tree, git
 

@@ -1,4 +1,4 @@
-"""harness.session (manifest -> spec -> booted guest) and `mmharness boot`, without a VM."""
+"""harness.run.session (manifest -> spec -> booted guest) and `mmharness boot`, without a VM."""
 
 import contextlib
 from dataclasses import replace
@@ -6,13 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from harness import cli, manifest, openssh, paths, session
+from harness import cli, paths
+from harness.build import manifest
+from harness.build.guest import GuestImage
+from harness.build.manifest import MachineDefaults
+from harness.build.pipeline import KernelUnderTest
 from harness.errors import HarnessError
-from harness.guest import GuestImage
-from harness.machine import Disk, MachineSpec
-from harness.manifest import MachineDefaults
-from harness.pipeline import KernelUnderTest
-from harness.ssh import CommandResult
+from harness.run import openssh, session
+from harness.run.guest_command import CommandResult
+from harness.run.machine import Disk, MachineSpec
 
 
 def kut(tmp_path, **machine) -> KernelUnderTest:

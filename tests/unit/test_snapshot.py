@@ -1,4 +1,4 @@
-"""harness.snapshot against a fake guest that answers like Linux 7.3 (hand-written dumps of one state)."""
+"""harness.run.snapshot against a fake guest that answers like Linux 7.3 (hand-written dumps of one state)."""
 
 import gzip
 from dataclasses import dataclass
@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from harness import snapshot, workloads
 from harness.errors import HarnessError
-from harness.ssh import CommandFailed
-from harness.parse import summarise
+from harness.results.parse import summarise
+from harness.run import snapshot, workloads
+from harness.run.guest_command import CommandFailed
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "handwritten"
 FULL = (DATA / "page_owner-7.3-mode-stack.txt").read_text()

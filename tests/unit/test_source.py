@@ -3,7 +3,7 @@ import tarfile
 
 import pytest
 
-from harness import source
+from harness.build import source
 from harness.errors import HarnessError
 
 

@@ -13,7 +13,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from harness.errors import HarnessError
-from harness.ssh import Shell, pin_host_key, quote_command
+from harness.run.guest_command import quote_command
+from harness.run.ssh import Shell
+from harness.run.ssh_connect import pin_host_key
 
 
 def make_key(path: Path) -> tuple[paramiko.Ed25519Key, str]:
@@ -269,7 +271,7 @@ def test_stream_failure_names_stderr_sent_after_the_exit_status(shell):
 def test_stream_parts_one_at_a_time():
     import gzip
 
-    from harness.ssh_stream import InBandStatus, StreamCounts, gunzip, split_lines
+    from harness.run.ssh_stream import InBandStatus, StreamCounts, gunzip, split_lines
 
     counts = StreamCounts()
     assert list(split_lines([b"a\nb", b"c\n", b"", b"d"], counts)) == [b"a", b"bc", b"d"] and counts.lines == 3

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from harness import swap_backends as backends
-from harness.ssh import CommandResult
+from harness.run import swap_backends as backends
+from harness.run.guest_command import CommandResult
 
 DATA = Path(__file__).parent.parent / "data" / "real-7.3" / "ghost"
 

@@ -1,12 +1,12 @@
-"""harness.workloads helpers against recorded guest/host output (no VM)."""
+"""harness.run.workloads helpers against recorded guest/host output (no VM)."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from harness import workloads
 from harness.errors import HarnessError
+from harness.run import workloads
 
 HOST = Path(__file__).resolve().parent.parent / "data" / "host-6.18"
 
@@ -60,7 +60,7 @@ def test_fill_file_names_an_unknown_data_source():
 
 
 def test_side_by_side_table():
-    from harness.tables import side_by_side
+    from harness.results.tables import side_by_side
 
     text = side_by_side([("MiB", lambda c: c["mib"]), ("state", lambda c: c["state"])],
                         {"on": {"mib": 1.25, "state": "EINVAL"}, "on,swap": {"mib": 3.0, "state": 7}}, cell_width=8)
