@@ -257,7 +257,7 @@ def pytest_sessionfinish(session):
 
 
 def _write_report(run_dir: Path, junit: Path | None) -> str:
-    from harness import report  # matplotlib loads only when a run has results
+    from harness.results import report  # matplotlib loads only when a run has results
 
     try:
         page, *_ = report.render(report.load(run_dir, junit), run_dir / "report.html")
