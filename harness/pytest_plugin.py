@@ -11,6 +11,8 @@ and the JUnit XML of the run carries each test's kernel and command line.
 Tests that boot a guest (they use `machine`, `shell` or `boot`) are marked
 `boot`, so `-m "not boot"` leaves them out. Under pytest-xdist each worker has
 its own results directory; builds and guest images are made once (locked).
+At the end every results directory of the run gets report.html
+(harness.pytest_reports; --no-report leaves it out).
 """
 
 import contextlib
@@ -22,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from harness import paths
+from harness import paths, pytest_reports
 from harness.build import guest, manifest as manifests
 from harness.build.pipeline import KernelUnderTest
-from harness.run import crash, reproduce, run_metadata, session as boot_session
+from harness.results import crash
+from harness.run import reproduce, run_metadata, session as boot_session
 from harness.run.machine import Machine, MachineSpec
 
 
@@ -37,6 +40,8 @@ def pytest_addoption(parser):
                     help="QEMU accelerator (default: $MMHARNESS_ACCEL, else auto: kvm where usable)")
     group.addoption("--results-dir", default=None,
                     help="where each run's results directory goes (default: $MMHARNESS_RESULTS, else ./results)")
+    group.addoption("--no-report", action="store_true",
+                    help="do not write report.html into the results directory at the end of the run")
 
 
 MARKERS = (
@@ -50,18 +55,34 @@ MARKERS = (
     "baseline_kernel: runs on the kernel before the change under test (make nightly, not make test-kernel)",
 )
 BOOT_FIXTURES = {"machine", "shell", "boot"}
+ENVIRONMENT = pytest.StashKey[dict[str, str | None]]()
 
 
 def pytest_configure(config):
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     # The options win over the environment; the harness's modules read the environment.
-    if config.getoption("--accel"):
-        os.environ["MMHARNESS_ACCEL"] = config.getoption("--accel")
-    if config.getoption("--results-dir"):
-        os.environ["MMHARNESS_RESULTS"] = str(Path(config.getoption("--results-dir")).resolve())
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistReports(config), "mmharness-xdist")
+    results_dir = config.getoption("--results-dir")
+    settings = {"MMHARNESS_ACCEL": config.getoption("--accel"),
+                "MMHARNESS_RESULTS": results_dir and str(Path(results_dir).resolve())}
+    config.stash[ENVIRONMENT] = {variable: os.environ.get(variable) for variable, value in settings.items() if value}
+    for variable, value in settings.items():
+        if value:
+            os.environ[variable] = value
+    config.pluginmanager.register(pytest_reports.RunReports(config, lambda: _own_run_dir(config)), "mmharness-reports")
+
+
+def _own_run_dir(config) -> Path | None:
+    session = config.stash.get(SESSION, None)
+    return session.run_dir if session is not None else None
+
+
+def pytest_unconfigure(config):
+    for variable, value in config.stash.get(ENVIRONMENT, {}).items():  # as before pytest_configure
+        if value is None:
+            os.environ.pop(variable, None)
+        else:
+            os.environ[variable] = value
 
 
 def pytest_collection_modifyitems(items):
@@ -233,52 +254,6 @@ def pytest_runtest_teardown(item):
     return result
 
 
-REPORTS = pytest.StashKey[list[str]]()
-
-
-@pytest.hookimpl(trylast=True)  # after junitxml has written its file
-def pytest_sessionfinish(session):
-    """report.html in every results directory of the run, with the JUnit outcomes.
-
-    An xdist worker only tells the controller its directory: the controller writes
-    the workers' reports, once its JUnit XML has every test."""
-    config = session.config
-    own = config.stash.get(SESSION, None)
-    if hasattr(config, "workeroutput"):
-        if own is not None:
-            config.workeroutput["mmharness_run_dir"] = str(own.run_dir)
-        return
-    workers = config.pluginmanager.get_plugin("mmharness-xdist")
-    run_dirs = ([own.run_dir] if own is not None else []) + (workers.run_dirs if workers else [])
-    junit = Path(config.option.xmlpath) if getattr(config.option, "xmlpath", None) else None
-    lines = config.stash.setdefault(REPORTS, [])
-    for run_dir in run_dirs:
-        lines.append(_write_report(run_dir, junit))
-
-
-def _write_report(run_dir: Path, junit: Path | None) -> str:
-    from harness.results import report  # matplotlib loads only when a run has results
-
-    try:
-        page, *_ = report.render(report.load(run_dir, junit), run_dir / "report.html")
-    except Exception as error:  # the run's outcome stands; the report says why it is missing
-        return f"report: not written for {run_dir}: {type(error).__name__}: {error}"
-    return f"report: {page}"
-
-
-class XdistReports:
-    """On the xdist controller: the workers' results directories and figures, for the summary."""
-
-    def __init__(self, config):
-        self.config = config
-        self.run_dirs: list[Path] = []
-
-    def pytest_testnodedown(self, node, error):
-        run_dir = getattr(node, "workeroutput", {}).get("mmharness_run_dir")
-        if run_dir:
-            self.run_dirs.append(Path(run_dir))
-
-
 def pytest_terminal_summary(terminalreporter, config):
     session = config.stash.get(SESSION, None)
     if session is not None:
@@ -290,12 +265,3 @@ def pytest_terminal_summary(terminalreporter, config):
             for text in session.notices:
                 terminalreporter.write_line(text)
         terminalreporter.write_line(f"results: {session.run_dir}")
-    workers = config.pluginmanager.get_plugin("mmharness-xdist")
-    for run_dir in sorted(workers.run_dirs) if workers else ():
-        figures = run_dir / "figures.txt"
-        if figures.is_file():
-            terminalreporter.write_sep("=", f"figures of {run_dir.name}")
-            terminalreporter.write_line(figures.read_text().rstrip())
-        terminalreporter.write_line(f"results: {run_dir}")
-    for line in config.stash.get(REPORTS, []):
-        terminalreporter.write_line(line)

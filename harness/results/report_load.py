@@ -8,7 +8,7 @@ from harness.results import metrics
 from harness.results.owner_tables import owner_tables
 from harness.results.report_junit import JUnitCase, find_junit, junit_cases
 from harness.results.report_model import OUTCOMES, Console, Figure, Report, TestResult
-from harness.run import crash
+from harness.results import crash
 
 CONSOLE_TAIL = 30  # lines shown for a failure without a crash report
 
@@ -27,7 +27,6 @@ def read_json(path: Path) -> dict:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
 
 
 def test_metrics(test_dir: Path) -> tuple[str, list[metrics.Metric]]:

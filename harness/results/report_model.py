@@ -5,7 +5,7 @@ from pathlib import Path
 
 from harness.results import metrics
 from harness.results.owner_tables import OwnerTable
-from harness.run import crash
+from harness.results import crash
 
 # Outcomes in the page's order: failures first. Inferred ones say so.
 OUTCOMES = {

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.run import crash
+from harness.results import crash
 
 
 @dataclass(frozen=True)

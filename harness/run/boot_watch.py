@@ -4,7 +4,7 @@ import enum
 from dataclasses import dataclass
 
 from harness.build.guest import INIT_FATAL
-from harness.run import crash
+from harness.results import crash
 from harness.run.qemu import PORT_TAKEN
 
 

@@ -13,7 +13,7 @@ from typing import Callable
 
 import pexpect
 
-from harness.run import crash
+from harness.results import crash
 
 
 def _fatal(line: str) -> bool:

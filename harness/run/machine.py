@@ -22,7 +22,8 @@ from harness import paths
 from harness.build.guest import GuestImage
 from harness.errors import HarnessError
 from harness.proc import require_tools
-from harness.run import crash, reaper
+from harness.results import crash
+from harness.run import reaper
 from harness.run.boot_watch import BootFailure, BootWatch, Started
 from harness.run.console import Console
 from harness.run.disk_images import make_disk_images

@@ -1,4 +1,4 @@
-from harness.run import crash
+from harness.results import crash
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -4,6 +4,8 @@ The runs are in-process (pytester), so each costs a fraction of a second; the xd
 workers are real subprocesses all the same.
 """
 
+import os
+
 import pytest
 
 pytest_plugins = ["pytester"]
@@ -25,7 +27,7 @@ def test_builds_only():
 
 @pytest.fixture
 def run(pytester, monkeypatch):
-    """Runs pytest on the sample tests; the plugin's options write these variables, the fixture restores them."""
+    """Runs pytest on the sample tests, in-process, with no MMHARNESS_* setting from outside."""
     for variable in ("MMHARNESS_ACCEL", "MMHARNESS_RESULTS"):
         monkeypatch.delenv(variable, raising=False)
     pytester.makepyfile(test_sample=TESTS)
@@ -107,3 +109,29 @@ def test_fails(results_dir):
     assert f"report: {run_dir / 'report.html'}" in result.stdout.str()
     assert "junit.xml" in page and "the failure the report shows first" in page
     assert page.index("test_fails") < page.index("test_passes"), "failures first"
+
+
+def test_the_options_environment_is_restored_after_the_run(run, monkeypatch):
+    monkeypatch.setenv("MMHARNESS_ACCEL", "tcg")
+    assert run("--accel", "kvm", "--results-dir", "elsewhere", "--collect-only").ret == 0
+    assert os.environ["MMHARNESS_ACCEL"] == "tcg" and "MMHARNESS_RESULTS" not in os.environ
+
+
+def test_a_report_that_fails_leaves_the_outcome_and_its_traceback(pytester, monkeypatch):
+    from harness.results import report
+
+    monkeypatch.delenv("MMHARNESS_RESULTS", raising=False)
+    monkeypatch.setattr(report, "render", lambda *args, **kwargs: 1 / 0)
+    pytester.makepyfile(test_one="def test_passes(results_dir):\n    pass\n")
+    results = pytester.path / "results"
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--results-dir", str(results))
+    assert result.ret == 0
+    (run_dir,) = results.iterdir()
+    assert not (run_dir / "report.html").exists()
+    assert "ZeroDivisionError" in (run_dir / "report-error.txt").read_text()
+    assert f"report: not written for {run_dir}: ZeroDivisionError" in result.stdout.str()
+    other = pytester.path / "other-results"  # in-process, the same second would give the same directory
+    quiet = pytester.runpytest_inprocess("-p", "no:cacheprovider", "--results-dir", str(other), "--no-report")
+    assert quiet.ret == 0 and "report:" not in quiet.stdout.str()
+    (second,) = other.iterdir()
+    assert not (second / "report.html").exists() and not (second / "report-error.txt").exists()

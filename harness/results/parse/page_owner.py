@@ -26,7 +26,7 @@ from harness.results.parse.issues import OnIssue, Reporter
 from harness.results.parse.lines import LineSource
 from harness.results.parse.page_owner_lines import (
     CHARGED, HANDLE, HEADER, MIGRATED, OWNER_PREFIXES, SLAB_CACHE, TRAILERS, Header, parse_header,
-    parse_header_ts, parse_header_until_comm, parse_memcg, parse_owner, parse_pfn,
+    parse_header_ts, parse_header_until_comm, parse_memcg, parse_owner, parse_pfn, record_stack,
 )
 from harness.results.parse.records import Memcg, Owner, PageOwnerRecord
 from harness.results.parse.stacks import StackInterner, normalise_frame
@@ -184,11 +184,7 @@ class PageOwnerParser:
             else:
                 owner = self._owner(line, rec, start)
 
-        if handle is None:
-            if stack is None:
-                stack = ()
-        elif not stack:
-            stack = None  # mode=handle: frames come from show_stacks_handles
+        stack = record_stack(stack, handle)
         return PageOwnerRecord(
             order, mask, gfp_flags, pid, tgid, comm, ts, swapped,
             pfn, page_mt, block, block_mt, flags,

@@ -171,3 +171,11 @@ def parse_owner(line: str) -> Owner | None:
         int(start, 16) if start else None,
         int(end, 16) if end else None,
     )
+
+
+def record_stack(stack: tuple | None, handle: int | None) -> tuple | None:
+    """A record's stack: () when the dump printed no frames and no handle; None in
+    mode=handle when it printed no frames (they come from show_stacks_handles)."""
+    if handle is None:
+        return () if stack is None else stack
+    return stack or None

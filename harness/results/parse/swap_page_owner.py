@@ -15,7 +15,7 @@ from typing import Iterator
 from harness.results.parse.bad_record import BadRecord, parse_records
 from harness.results.parse.issues import OnIssue, Reporter
 from harness.results.parse.lines import LineSource
-from harness.results.parse.page_owner_lines import HANDLE
+from harness.results.parse.page_owner_lines import HANDLE, record_stack
 from harness.results.parse.records import SwapPageOwnerRecord
 from harness.results.parse.stacks import StackInterner
 
@@ -71,11 +71,7 @@ class SwapPageOwnerParser:
             stack, extra, bad = self.interner.resolve(frames)
             if bad >= 0:
                 raise BadRecord(2 + bad, "expected a stack frame")
-        if handle is None:
-            if stack is None:
-                stack = ()
-        elif not stack:
-            stack = None
+        stack = record_stack(stack, handle)
         return SwapPageOwnerRecord(pid, tgid, comm, ts, entry, stack, handle, lineno, extra)
 
 

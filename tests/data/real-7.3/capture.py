@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import workloads
+from harness.run import workloads
 from harness.bench import lab
 
 HERE = Path(__file__).resolve().parent

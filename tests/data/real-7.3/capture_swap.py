@@ -5,7 +5,7 @@
 Boots the default manifest's patched y/y kernel (cached build) twice:
 
 1. `page_owner=on,swap`: the round trip's setup, dd (256 MiB into /tmpfs),
-   DD until dd's file is in swap (harness.workloads.push_out), then ONE guest
+   DD until dd's file is in swap (harness.run.workloads.push_out), then ONE guest
    command reads everything of that state (READ_SWAPPED); then the noswap file
    is removed, `cat` reads dd's file back, and ONE guest command reads the
    state after swap-in (READ_BACK).
@@ -25,9 +25,9 @@ from pathlib import Path
 
 from capture import split
 
-from harness import workloads
+from harness.run import workloads
 from harness.bench import lab
-from harness.parse import procfs
+from harness.results.parse import procfs
 
 HERE = Path(__file__).resolve().parent
 YY = "page-owner[page_owner=y,swap_page_owner=y]"
