@@ -181,7 +181,7 @@ def machine(request, kernel, machine_spec, results_dir, harness_session):
                 "vmlinux": str(kernel.vmlinux), "series": list(kernel.series),
                 "cmdline": machine_spec.cmdline, "memory_mb": machine_spec.memory_mb}
     (results_dir / "metadata.json").write_text(json.dumps(metadata, indent=2))
-    reproduce.write(results_dir, kernel.manifest.name, kernel.label, machine_spec)
+    reproduce.write(results_dir, kernel.manifest.reference, kernel.label, machine_spec)
 
     def on_exit(vm: Machine) -> None:
         if vm.phase == "boot":  # the boot failed: metadata.json stays as it was written before it
@@ -215,7 +215,7 @@ def boot(request, kernel, machine_spec, results_dir, harness_session):
         spec = replace(machine_spec, cmdline=cmdline, **overrides)
         directory = results_dir / paths.safe_name(name or cmdline or "default")
         request.node.user_properties.append(("boot", f"{kernel.manifest.name} {kernel.label}: {cmdline}"))
-        reproduce.write(directory, kernel.manifest.name, kernel.label, spec)
+        reproduce.write(directory, kernel.manifest.reference, kernel.label, spec)
         with boot_session.booted(spec, image, directory,
                                  on_exit=lambda vm: harness_session.note(directory.name, vm)) as vm:
             yield vm

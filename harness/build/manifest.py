@@ -53,6 +53,13 @@ class Manifest:
     machine: MachineDefaults
     kernel: str = ""  # which of an A/B manifest's `kernels`; the name is then NAME@KERNEL
 
+    @property
+    def reference(self) -> str:
+        """What `load` (and --manifest / -m) takes to load this manifest again: its file's
+        stem when it is one of the harness's manifests, else its path; @KERNEL for an A/B."""
+        base = self.path.stem if self.path.resolve() == (MANIFESTS / self.path.name).resolve() else str(self.path)
+        return f"{base}@{self.kernel}" if self.kernel else base
+
 
 def resolve_path(name_or_path: str) -> Path:
     path = Path(name_or_path)

@@ -4,6 +4,7 @@ import shlex
 import subprocess
 
 from harness import cli
+from harness.build import manifest as manifests
 from harness.run import reproduce
 from harness.run.machine_spec import Disk, MachineSpec
 
@@ -41,3 +42,19 @@ def test_a_machine_without_disks_says_so(tmp_path):
 def test_a_bad_disk_is_an_error(capsys):
     assert cli.main(["boot", "--disk", "big", "--", "true"]) == 1
     assert "expected SIZE_MB or SIZE_MB,swap" in capsys.readouterr().err
+
+
+def test_every_manifest_is_named_so_that_boot_loads_it_again():
+    # default.yaml's manifest is called page-owner-swap-7.3: reproduce.sh must say `-m default`.
+    for path in sorted(manifests.MANIFESTS.glob("*.yaml")):
+        for manifest in manifests.load_all(path.stem):
+            again = manifests.load(manifest.reference)
+            assert (again.name, again.path) == (manifest.name, manifest.path), manifest.reference
+    assert manifests.load("default").reference == "default"
+
+
+def test_a_manifest_outside_the_harness_is_named_by_its_path(tmp_path):
+    copy = tmp_path / "mine.yaml"
+    copy.write_text((manifests.MANIFESTS / "default.yaml").read_text())
+    manifest = manifests.load(str(copy))
+    assert manifest.reference == str(copy) and manifests.load(manifest.reference).path == copy
