@@ -1,16 +1,19 @@
 """Loading a results directory for `mmharness report`: each test's metadata, consoles, metrics and dumps."""
 
 import json
+import re
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.results import metrics
+from harness.paths import safe_name
+from harness.results import junit_summary, metrics
 from harness.results.owner_tables import owner_tables
 from harness.results.report_junit import JUnitCase, find_junit, junit_cases
 from harness.results.report_model import OUTCOMES, Console, Figure, Report, TestResult
 from harness.results import crash
 
 CONSOLE_TAIL = 30  # lines shown for a failure without a crash report
+WORKER_DIR = re.compile(r"-kernel-gw\d+-")  # paths.new_results_dir under xdist
 
 
 def scan_console(run_dir: Path, path: Path) -> Console:
@@ -67,6 +70,21 @@ def load_test(run_dir: Path, test_dir: Path, junit: dict[str, JUnitCase], junit_
         owner_tables=owner_tables(run_dir, test_dir))
 
 
+def tests_without_directory(junit: Path, directories: set[str]) -> list[TestResult]:
+    """The JUnit cases that left no results directory (tests that boot nothing), so the
+    page shows every test the run had, a failure of those included."""
+    found = []
+    for case in junit_summary.load(junit).cases:
+        classname, _, name = case.name.rpartition("::")
+        keys = {safe_name(name), safe_name(f"{classname.rsplit('.', 1)[-1]}::{name}")}
+        if not keys & directories:
+            found.append(TestResult(
+                name=safe_name(name), nodeid=case.name, manifest="", build="", outcome=case.outcome,
+                outcome_from=f"JUnit {junit.name}", message=case.message, seconds={"test (JUnit)": case.seconds},
+                consoles=[], notices=[], kernel="", metrics=[], files=[]))
+    return found
+
+
 def parse_figures(text: str) -> list[Figure]:
     """figures.txt: `## TITLE`, the table, a blank line (the plugin's figures fixture)."""
     figures: list[Figure] = []
@@ -96,6 +114,8 @@ def load(run_dir: Path, junit: Path | None = None) -> Report:
         junit, note = find_junit(run_dir, [path.name for path in test_dirs])
     cases = junit_cases(Path(junit))[0] if junit else {}
     tests = [load_test(run_dir, path, cases, f"JUnit {Path(junit).name}" if junit else "") for path in test_dirs]
+    if junit and not WORKER_DIR.search(run_dir.name):  # one JUnit file covers every xdist worker's directory
+        tests += tests_without_directory(Path(junit), {path.name for path in test_dirs})
     order = list(OUTCOMES)
     tests.sort(key=lambda test: (order.index(test.outcome), test.manifest, test.name))
     figures_file = run_dir / "figures.txt"

@@ -129,6 +129,9 @@ THROWAWAY = textwrap.dedent('''
     @pytest.mark.parametrize("kernel", ["v6.12", "v7.3"])
     def test_mthp_swap_out_and_swap_in_on_a_synchronous_device(kernel):
         pass
+
+    def test_that_boots_nothing():
+        assert False, "a failure that left no results directory"
 ''')
 
 
@@ -152,9 +155,22 @@ def test_junit_given(junit):
     assert outcomes["test_static_cost_of_swapon_on_1_tib_v7.3_"] == "passed"
     assert outcomes["test_mthp_swap_out_and_swap_in_on_a_synchronous_device_v6.12_"] == "passed"
     assert outcomes[OOM_V73] == "unknown"  # not in that JUnit file
-    assert loaded.tests[0].name == STATIC_V612  # failures first
-    assert "817.8 MiB/TiB" in loaded.tests[0].message
-    assert "test (JUnit)" in loaded.tests[0].seconds
+    first, second = loaded.tests[:2]  # failures first
+    assert {first.name, second.name} == {STATIC_V612, "test_that_boots_nothing"}
+    static = first if first.name == STATIC_V612 else second
+    assert "817.8 MiB/TiB" in static.message
+    assert "test (JUnit)" in static.seconds
+
+
+def test_a_junit_case_without_a_results_directory_is_on_the_page(junit, tmp_path):
+    loaded = report.load(RUN, junit)
+    (nothing,) = [test for test in loaded.tests if test.name == "test_that_boots_nothing"]
+    assert nothing.outcome == "failed" and "left no results directory" in nothing.message and nothing.files == []
+    page = report.render(loaded, tmp_path / "report.html", plots=False)[0].read_text()
+    assert "a failure that left no results directory" in page
+    worker = tmp_path / "20261207-100649-kernel-gw1-23519"  # under xdist the JUnit file covers every worker
+    shutil.copytree(RUN, worker)
+    assert "test_that_boots_nothing" not in {test.name for test in report.load(worker, junit).tests}
 
 
 def test_junit_in_the_parent_only_when_it_is_this_runs(junit, tmp_path):
