@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import locks, paths
-from harness.expected_totals import LastTotals
-from harness.progress import Progress, Unit
 from harness.errors import HarnessError
+from harness.expected_totals import LastTotals
 from harness.proc import require_tools, run
+from harness.progress import Progress, Unit
 
 TARGETS = ("bzImage", "vmlinux")
 ARTIFACTS = {"bzImage": "arch/x86/boot/bzImage", "vmlinux": "vmlinux", "config": ".config"}
