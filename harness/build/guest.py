@@ -21,7 +21,9 @@ import yaml
 from harness import locks, paths
 from harness.build.source import system_debian_mirror
 from harness.errors import HarnessError
+from harness.expected_totals import LastTotals
 from harness.proc import require_tools, run
+from harness.progress import Progress, Unit
 
 GUESTS_DIR = paths.REPO_ROOT / "guests"
 INIT_SCRIPT = Path(__file__).resolve().parent / "guest_init" / "init"
@@ -206,7 +208,10 @@ def build_guest(spec: GuestSpec, say: Callable[[str], None] = locks.print_now) -
         staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=guests))
         staging.chmod(0o755)  # apt inside mmdebstrap downloads as the _apt user
         try:
-            _build_into(spec, key, staging)
+            seconds = LastTotals.named("guest-seconds")
+            with Progress(f"building guest {spec.name}", Unit.SECONDS, seconds.get(spec.name)) as progress:
+                _build_into(spec, key, staging, progress.tick)
+            seconds.record(spec.name, round(progress.elapsed, 1))
             if final.exists():  # an interrupted build without guest.json
                 shutil.rmtree(final)
             staging.rename(final)
@@ -218,7 +223,7 @@ def build_guest(spec: GuestSpec, say: Callable[[str], None] = locks.print_now) -
     return image
 
 
-def _build_into(spec: GuestSpec, key: str, staging: Path) -> None:
+def _build_into(spec: GuestSpec, key: str, staging: Path, tick: Callable[[], None]) -> None:
     started = time.monotonic()
     files = staging / "files"
     files.mkdir()
@@ -235,7 +240,7 @@ def _build_into(spec: GuestSpec, key: str, staging: Path) -> None:
     rootdir = staging / "rootfs"
     log = staging / "mmdebstrap.log"
     result = run(mmdebstrap_command(spec, rootdir, files, mirror),
-                 what=f"mmdebstrap for guest {spec.name}", log=log, check=False)
+                 what=f"mmdebstrap for guest {spec.name}", log=log, check=False, while_running=tick)
     if result.returncode != 0:
         kept = paths.cache_dir("guests", "logs") / f"{key}-mmdebstrap.log"
         shutil.copy(log, kept)
@@ -255,7 +260,7 @@ def _build_into(spec: GuestSpec, key: str, staging: Path) -> None:
     image = staging / "rootfs.ext4"
     run(["mke2fs", "-q", "-F", "-t", "ext4", "-L", "mmharness-root", "-d", str(rootdir),
          str(image), f"{spec.image_size_mb}M"],
-        what=f"mke2fs for guest {spec.name}", log=log)
+        what=f"mke2fs for guest {spec.name}", log=log, while_running=tick)
     shutil.rmtree(rootdir)
     for name in ("id_ed25519", "id_ed25519.pub", "ssh_host_ed25519_key.pub"):
         shutil.copy(files / name, staging / name)

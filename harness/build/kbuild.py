@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,7 +20,9 @@ from pathlib import Path
 
 from harness import locks, paths
 from harness.errors import HarnessError
+from harness.expected_totals import LastTotals
 from harness.proc import require_tools, run
+from harness.progress import Progress, Unit
 
 TARGETS = ("bzImage", "vmlinux")
 ARTIFACTS = {"bzImage": "arch/x86/boot/bzImage", "vmlinux": "vmlinux", "config": ".config"}
@@ -92,29 +93,6 @@ def warnings_in(log_text: str) -> list[str]:
     return [line for line in log_text.splitlines() if _WARNING.search(line)]
 
 
-class Progress:
-    """One status line while make runs: objects done / expected and elapsed time."""
-
-    def __init__(self, expected: int | None, label: str):
-        self.expected, self.label = expected, label
-        self.done, self.start, self.last = 0, time.monotonic(), 0.0
-        self.tty = sys.stdout.isatty()
-
-    def line(self, text: str) -> None:
-        if _OBJECT_LINE.match(text):
-            self.done += 1
-        now = time.monotonic()
-        if now - self.last >= (2 if self.tty else 30):
-            self.last = now
-            self.show()
-
-    def show(self, end: str = "") -> None:
-        total = f"/~{self.expected}" if self.expected else ""
-        elapsed = int(time.monotonic() - self.start)
-        text = f"  building {self.label}: {self.done}{total} objects, {elapsed // 60}m{elapsed % 60:02d}s"
-        print(("\r" + text + end) if self.tty else text + end.strip(), end="" if self.tty else "\n", flush=True)
-
-
 def _write_metadata(path: Path, data: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
@@ -172,8 +150,8 @@ def _make(request: BuildRequest, key: str, compiler: str, out: Path, started: fl
         command.insert(-len(TARGETS), "CC=ccache gcc")
         env.setdefault("CCACHE_DIR", str(paths.cache_dir("ccache")))
         env.setdefault("CCACHE_BASEDIR", str(paths.cache_root()))
-    expected = _previous_object_count(request.work_dir)
-    progress = Progress(expected, request.label)
+    counts, count_key = LastTotals.named("objects"), _count_key(request)
+    progress = Progress(f"building {request.label}", Unit.OBJECTS, counts.get(count_key))
     log_path = out / "build.log"
     with log_path.open("w") as log:
         log.write("$ " + " ".join(command) + "\n")
@@ -184,7 +162,10 @@ def _make(request: BuildRequest, key: str, compiler: str, out: Path, started: fl
             for text in process.stdout:
                 log.write(text)
                 log.flush()
-                progress.line(text)
+                if _OBJECT_LINE.match(text):
+                    progress.advance()
+                else:
+                    progress.tick()
             status = process.wait()
         except KeyboardInterrupt:
             process.terminate()
@@ -192,7 +173,8 @@ def _make(request: BuildRequest, key: str, compiler: str, out: Path, started: fl
             metadata.update(status="interrupted")
             _write_metadata(metadata_file, metadata)
             raise
-    progress.show(end="\n")
+        finally:
+            progress.finish()
     log_text = log_path.read_text(errors="replace")
     metadata.update(objects=progress.done, seconds=round(time.monotonic() - started, 1),
                     warnings=warnings_in(log_text),
@@ -209,13 +191,16 @@ def _make(request: BuildRequest, key: str, compiler: str, out: Path, started: fl
     metadata["status"] = "ok"
     _write_metadata(metadata_file, metadata)
     if progress.done:
-        (request.work_dir / "mmharness-objects").write_text(str(_count_objects(request.work_dir)))
+        counts.record(count_key, progress.done)
 
 
-def _count_objects(work_dir: Path) -> int:
-    return sum(1 for _ in work_dir.rglob("*.o"))
+def _count_key(request: BuildRequest) -> str:
+    """Whose object count this build is expected to repeat: the last one of its label that
+    also started from an empty work directory, or that also built on top of a previous build.
 
-
-def _previous_object_count(work_dir: Path) -> int | None:
-    counter = work_dir / "mmharness-objects"
-    return int(counter.read_text()) if counter.is_file() else None
+    The O= directory is shared by a profile's variants and lives in the tree, so
+    neither a count kept there (the last variant's, gone with a new tree) nor a
+    total of all objects says what this make will compile; a label's last run of
+    the same kind does, as long as the nightly repeats its sequence."""
+    fresh = not (request.work_dir / "vmlinux").exists()
+    return f"{request.label} {'fresh' if fresh else 'incremental'}"

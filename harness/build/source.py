@@ -15,11 +15,15 @@ from pathlib import Path
 
 from harness import paths
 from harness.errors import HarnessError
-from harness.proc import require_tools, run
+from harness.proc import require_tools, run, run_fed
+from harness.progress import Progress, Unit
 
 BASE_TAG = "harness-base"
 KINDS = ("debian", "git", "tarball", "path")
 DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+# tar cannot tell the compression of an archive on its stdin: name it from the magic.
+COMPRESSIONS = ((b"\xfd7zXZ\x00", "--xz"), (b"\x1f\x8b", "--gzip"), (b"BZh", "--bzip2"),
+                (b"\x28\xb5\x2f\xfd", "--zstd"))
 
 
 @dataclass(frozen=True)
@@ -150,17 +154,64 @@ class DebianArchive:
                                hint="check the package name and the manifest's `suite`")
         return match.group(1)
 
+    def download_size(self, package: str, version: str) -> tuple[str, int] | None:
+        """The .deb's file name and size, as apt-get would download it (it downloads nothing)."""
+        listed = run(["apt-get", *self._options(), "--print-uris", "download", f"{package}={version}"],
+                     what=f"apt-get --print-uris download {package}", check=False)
+        return parse_print_uris(listed.stdout) if listed.returncode == 0 else None
+
     def download(self, package: str, version: str) -> Path:
         debs = paths.cache_dir("debs")
         found = sorted(debs.glob(f"{package}_{version.replace(':', '%3a')}_*.deb"))
         if found:
             return found[0]
-        run(["apt-get", *self._options(), "download", f"{package}={version}"],
-            cwd=debs, what=f"apt-get download {package}")
+        listed = self.download_size(package, version)
+        name, size = listed if listed else ("", None)
+        with Progress(f"downloading {package}", Unit.BYTES, size, estimate=False) as progress:
+            run(["apt-get", *self._options(), "download", f"{package}={version}"],
+                cwd=debs, what=f"apt-get download {package}",
+                while_running=lambda: progress.update(downloaded_bytes(debs, package, name)))
         found = sorted(debs.glob(f"{package}_*.deb"))
         if not found:
             raise HarnessError(f"apt-get download {package} left no .deb in {debs}")
         return found[-1]
+
+
+def parse_print_uris(text: str) -> tuple[str, int] | None:
+    """File name and size from `apt-get --print-uris download`: 'URI' NAME SIZE HASH."""
+    match = re.search(r"^'[^']+' (\S+) (\d+)\b", text, re.MULTILINE)
+    return (match.group(1), int(match.group(2))) if match else None
+
+
+def downloaded_bytes(debs: Path, package: str, name: str = "") -> int:
+    """How much of the .deb apt-get has written so far: apt downloads into partial/ under the
+    directory it was run in and renames the file when it is complete."""
+    if name:
+        candidates = [debs / "partial" / name, debs / name]
+    else:
+        candidates = list((debs / "partial").glob(f"{package}_*"))
+    return max(map(_size, candidates), default=0)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # not there (yet, or any more)
+        return 0
+
+
+def compression_option(archive: Path) -> list[str]:
+    with archive.open("rb") as data:
+        head = data.read(8)
+    return [option for magic, option in COMPRESSIONS if head.startswith(magic)][:1]
+
+
+def extract_tarball(archive: Path, into: Path, what: str) -> None:
+    """`tar -x --strip-components=1`, fed from here so the compressed bytes read can be shown."""
+    command = ["tar", "-x", *compression_option(archive), "-f", "-", "-C", str(into), "--strip-components=1"]
+    with archive.open("rb") as data, \
+            Progress(what, Unit.BYTES, archive.stat().st_size, estimate=False) as progress:
+        run_fed(command, data, what=what, on_chunk=progress.advance)
 
 
 def _newest_cached_deb(package: str) -> tuple[Path, str] | None:
@@ -191,14 +242,17 @@ def fetch_debian(spec: SourceSpec) -> Tree:
     if final.exists():
         shutil.rmtree(final)
     with tempfile.TemporaryDirectory(dir=paths.cache_dir("tmp")) as tmp:
-        run(["dpkg-deb", "-x", str(deb), tmp], what=f"unpacking {deb.name}")
+        # The .deb is almost all the source tarball: its growth against the .deb's size.
+        with Progress(f"unpacking {deb.name}", Unit.BYTES, deb.stat().st_size) as progress:
+            run(["dpkg-deb", "-x", str(deb), tmp], what=f"unpacking {deb.name}",
+                while_running=lambda: progress.update(
+                    sum(map(_size, Path(tmp).glob("usr/src/linux-source-*.tar.*")))))
         tarballs = sorted(Path(tmp).glob("usr/src/linux-source-*.tar.*"))
         if not tarballs:
             raise HarnessError(f"{deb.name} holds no usr/src/linux-source-*.tar.*")
         staging = Path(tmp) / "tree"
         staging.mkdir()
-        run(["tar", "-xf", str(tarballs[0]), "-C", str(staging), "--strip-components=1"],
-            what=f"extracting {tarballs[0].name}")
+        extract_tarball(tarballs[0], staging, f"extracting {tarballs[0].name}")
         _commit_as_base(staging, f"{spec.package} {version}")
         provenance = {"identity": identity, "kind": "debian", "package": spec.package,
                       "version": version, "suite": spec.suite, "deb": deb.name,
@@ -239,7 +293,9 @@ def fetch_tarball(spec: SourceSpec) -> Tree:
         if not local.is_file():
             local = Path(tmp) / "download.tar"
             try:
-                urllib.request.urlretrieve(spec.url, local)  # noqa: S310 (manifest-given URL)
+                with Progress(f"downloading {spec.url}", Unit.BYTES, estimate=False) as progress:
+                    urllib.request.urlretrieve(spec.url, local,  # noqa: S310 (manifest-given URL)
+                                               reporthook=_download_hook(progress))
             except OSError as error:
                 raise HarnessError(f"cannot download {spec.url}: {error}") from None
         digest = hashlib.sha256(local.read_bytes()).hexdigest()
@@ -248,12 +304,21 @@ def fetch_tarball(spec: SourceSpec) -> Tree:
                                hint="fix the manifest's sha256 or the file")
         staging = Path(tmp) / "tree"
         staging.mkdir()
-        run(["tar", "-xf", str(local), "-C", str(staging), "--strip-components=1"],
-            what=f"extracting {spec.url}")
+        extract_tarball(local, staging, f"extracting {spec.url}")
         _commit_as_base(staging, f"tarball {spec.url}")
         provenance = {"identity": f"tarball-{spec.sha256[:16]}", "kind": "tarball",
                       "url": spec.url, "sha256": spec.sha256}
         return _finish_tree(staging, final, provenance)
+
+
+def _download_hook(progress: Progress):
+    """urlretrieve's report hook: blocks so far, block size, total size (-1 when not sent)."""
+    def hook(blocks: int, block_size: int, total: int) -> None:
+        if total > 0:
+            progress.expected = total
+        got = blocks * block_size
+        progress.update(min(got, total) if total > 0 else got)
+    return hook
 
 
 def use_path(spec: SourceSpec) -> Tree:

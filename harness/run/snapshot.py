@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 from harness.errors import HarnessError
+from harness.progress import Progress, Unit
 from harness.results.parse import aggregate
 from harness.results.parse.aggregate import DIMENSIONS, Summary
 from harness.results.parse.detect import PAGE_OWNER as PAGE_OWNER_KIND
@@ -129,6 +130,20 @@ def keep(lines: Iterable[str], path: Path | None) -> Iterator[str]:
             yield line
 
 
+def counted(lines: Iterator[str], what: str) -> Iterator[str]:
+    """Pass lines through, showing the bytes read so far (no total: a dump's size depends on
+    the workload); closing this closes `lines`."""
+    with contextlib.closing(lines), Progress(what, Unit.BYTES) as progress:
+        pending = 0
+        for number, line in enumerate(lines):
+            pending += len(line) + 1
+            if number % 1024 == 0:  # a dump has a million lines: look at the clock less often
+                progress.advance(pending)
+                pending = 0
+            yield line
+        progress.done += pending
+
+
 def until(lines: Iterator[str], marker: str) -> Iterator[str]:
     """The lines before `marker`; the marker is consumed, the rest stays in `lines`."""
     for line in lines:
@@ -172,10 +187,12 @@ def read_page_owner(
                                    source=path)
 
     if mode == TEXT:
-        summary = tally(shell.stream(buffered_read(path), timeout=timeout, compressed=True))
+        with contextlib.closing(counted(shell.stream(buffered_read(path), timeout=timeout, compressed=True),
+                                        f"reading {path}")) as lines:
+            summary = tally(lines)
         return OwnerSnapshot(TEXT, summary, time.monotonic() - started, dump)
-    with contextlib.closing(shell.stream(["sh", "-c", READ, "page_owner", path, stacks, mode.value],
-                                         timeout=timeout, compressed=True)) as lines:
+    with contextlib.closing(counted(shell.stream(["sh", "-c", READ, "page_owner", path, stacks, mode.value],
+                                                 timeout=timeout, compressed=True), f"reading {path}")) as lines:
         try:
             first = next(lines, "")
             if not first.startswith(MARK):
