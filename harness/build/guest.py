@@ -19,7 +19,7 @@ from pathlib import Path
 import yaml
 
 from harness import locks, paths
-from harness.build.source import system_debian_mirror
+from harness.build.debian_archive import system_debian_mirror
 from harness.errors import HarnessError
 from harness.expected_totals import LastTotals
 from harness.proc import require_tools, run

@@ -2,8 +2,10 @@
 
 import enum
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.build.guest import INIT_FATAL
+from harness.expected_totals import LastTotals
 from harness.results import crash
 from harness.run.qemu import PORT_TAKEN
 
@@ -12,6 +14,27 @@ class Started(enum.Enum):
     """How one QEMU start ended (Machine._start); failures other than these raise."""
     READY = "ready"  # the guest printed its ready marker
     PORT_TAKEN = "port taken"  # another program bound the SSH port first: retry with another
+
+
+@dataclass(frozen=True)
+class LastBootSeconds:
+    """What a boot's progress expects: the last boot of this kernel under this accelerator,
+    else of any kernel under it (TCG boots take ten times as long as KVM's)."""
+    accel: str
+    kernel: Path
+
+    @property
+    def keys(self) -> tuple[str, str]:
+        return f"{self.accel} {self.kernel}", self.accel
+
+    def expected(self) -> float | None:
+        seconds = LastTotals.named("boot-seconds")
+        return next((value for value in map(seconds.get, self.keys) if value is not None), None)
+
+    def record(self, value: float) -> None:
+        seconds = LastTotals.named("boot-seconds")
+        for key in self.keys:
+            seconds.record(key, value)
 
 
 @dataclass(frozen=True)

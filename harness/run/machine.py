@@ -21,12 +21,11 @@ import pexpect
 from harness import paths
 from harness.build.guest import GuestImage
 from harness.errors import HarnessError
-from harness.expected_totals import LastTotals
 from harness.proc import require_tools
 from harness.progress import Progress, Unit
 from harness.results import crash
 from harness.run import reaper
-from harness.run.boot_watch import BootFailure, BootWatch, Started
+from harness.run.boot_watch import BootFailure, BootWatch, LastBootSeconds, Started
 from harness.run.console import Console
 from harness.run.disk_images import make_disk_images
 from harness.run.machine_spec import Disk, MachineSpec
@@ -39,12 +38,6 @@ __all__ = ["ACCELS", "BASE_CMDLINE", "QEMU", "Console", "Disk", "Machine", "Mach
 
 REBOOT_COMMAND = "/sbin/mmharness-init reboot"
 KILL_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
-
-
-def boot_seconds_keys(accel: str, kernel: Path) -> tuple[str, str]:
-    """Whose last boot time a boot expects to repeat: this kernel's under this accelerator,
-    else any kernel's under it (TCG boots take ten times as long as KVM's)."""
-    return f"{accel} {kernel}", accel
 
 
 # --- the machine ------------------------------------------------------------
@@ -132,17 +125,14 @@ class Machine:
         reaper.track(self._child.pid, self._console.exited)
         self._console.start()
         watch = BootWatch(self.guest.ready_marker, self.spec.boot_timeout, self.spec.ssh_port)
-        seconds = LastTotals.named("boot-seconds")
-        keys = boot_seconds_keys(self.accel, Path(self.spec.kernel))
-        expected = next((value for value in map(seconds.get, keys) if value is not None), None)
-        with Progress(f"booting {self.results_dir.name} ({self.accel})", Unit.SECONDS, expected) as progress:
+        last = LastBootSeconds(self.accel, Path(self.spec.kernel))
+        with Progress(f"booting {self.results_dir.name} ({self.accel})", Unit.SECONDS, last.expected()) as progress:
             while True:
                 exited = self._console.exit_description() if self._console.exited.is_set() else None
                 verdict = watch.verdict(self._console.text(), exited, self.port, time.monotonic() - started)
                 if verdict is Started.READY:
                     self.boot_seconds = round(time.monotonic() - started, 2)
-                    for key in keys:
-                        seconds.record(key, self.boot_seconds)
+                    last.record(self.boot_seconds)
                     return verdict
                 if verdict is Started.PORT_TAKEN:
                     self._kill_and_reap()

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from harness import proc
-from harness.build import kbuild, source
+from harness.build import debian_archive, kbuild, source
 from harness.expected_totals import KEEP, LastTotals
 from harness.progress import PLAIN_INTERVAL, TTY_INTERVAL, Progress, Unit, mebibytes, minutes
-from harness.run import machine
+from harness.run import boot_watch
 
 
 class FakeClock:
@@ -192,7 +192,8 @@ def test_a_build_records_its_object_count_for_its_label(tmp_path, cache):
 
 
 def test_boot_seconds_are_kept_per_accelerator_and_kernel():
-    assert machine.boot_seconds_keys("tcg", Path("/c/builds/k/vmlinux")) == ("tcg /c/builds/k/vmlinux", "tcg")
+    last = boot_watch.LastBootSeconds("tcg", Path("/c/builds/k/vmlinux"))
+    assert last.keys == ("tcg /c/builds/k/vmlinux", "tcg")
 
 
 # --- the phases' own measures ------------------------------------------------
@@ -200,20 +201,20 @@ def test_boot_seconds_are_kept_per_accelerator_and_kernel():
 def test_print_uris_gives_the_file_name_and_size():
     text = ("'http://deb.debian.org/debian/pool/main/l/linux/linux-source-7.3_7.3.1-1%7ebpo13%2b1_all.deb' "
             "linux-source-7.3_7.3.1-1~bpo13+1_all.deb 157286400 SHA256:0123abcd\n")
-    assert source.parse_print_uris(text) == ("linux-source-7.3_7.3.1-1~bpo13+1_all.deb", 157286400)
-    assert source.parse_print_uris("") is None
+    assert debian_archive.parse_print_uris(text) == ("linux-source-7.3_7.3.1-1~bpo13+1_all.deb", 157286400)
+    assert debian_archive.parse_print_uris("") is None
 
 
 def test_downloaded_bytes_follow_the_partial_file(tmp_path):
     name = "linux-source-7.3_7.3.1-1_all.deb"
-    assert source.downloaded_bytes(tmp_path, "linux-source-7.3", name) == 0
+    assert debian_archive.downloaded_bytes(tmp_path, "linux-source-7.3", name) == 0
     (tmp_path / "partial").mkdir()
     (tmp_path / "partial" / name).write_bytes(b"x" * 100)
     (tmp_path / "linux-source-7.3_7.2.0-1_all.deb").write_bytes(b"x" * 5000)  # an older version
-    assert source.downloaded_bytes(tmp_path, "linux-source-7.3", name) == 100
-    assert source.downloaded_bytes(tmp_path, "linux-source-7.3") == 100
+    assert debian_archive.downloaded_bytes(tmp_path, "linux-source-7.3", name) == 100
+    assert debian_archive.downloaded_bytes(tmp_path, "linux-source-7.3") == 100
     (tmp_path / "partial" / name).rename(tmp_path / name)
-    assert source.downloaded_bytes(tmp_path, "linux-source-7.3", name) == 100
+    assert debian_archive.downloaded_bytes(tmp_path, "linux-source-7.3", name) == 100
 
 
 def test_compression_is_named_from_the_magic(tmp_path):

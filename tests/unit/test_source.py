@@ -3,7 +3,7 @@ import tarfile
 
 import pytest
 
-from harness.build import source
+from harness.build import debian_archive, source
 from harness.errors import HarnessError
 
 
@@ -13,21 +13,21 @@ def test_mirror_from_one_line_and_deb822_sources(tmp_path):
         "# comment\ndeb [signed-by=/k.gpg] http://mirror.example/debian-security bookworm-security main\n")
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.example/debian/\nSuites: bookworm\nComponents: main\n")
-    assert source.system_debian_mirror(tmp_path) == "http://mirror.example/debian"
-    assert (source.system_debian_mirror(tmp_path, suite="bookworm-security")
+    assert debian_archive.system_debian_mirror(tmp_path) == "http://mirror.example/debian"
+    assert (debian_archive.system_debian_mirror(tmp_path, suite="bookworm-security")
             == "http://mirror.example/debian-security")
 
 
 def test_no_security_mirror_names_the_suite(tmp_path):
     (tmp_path / "sources.list").write_text("deb http://mirror.example/debian bookworm main\n")
     with pytest.raises(HarnessError, match="no Debian security archive") as error:
-        source.system_debian_mirror(tmp_path, suite="bookworm-security")
+        debian_archive.system_debian_mirror(tmp_path, suite="bookworm-security")
     assert "bookworm-security" in error.value.hint
 
 
 def test_no_mirror_is_a_clear_error(tmp_path):
     with pytest.raises(HarnessError, match="no Debian archive found"):
-        source.system_debian_mirror(tmp_path)
+        debian_archive.system_debian_mirror(tmp_path)
 
 
 @pytest.mark.parametrize("data, message", [
