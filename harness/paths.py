@@ -39,6 +39,16 @@ def new_results_dir(label: str) -> Path:
     return path
 
 
+def kernel_run_label(worker: str | None = None) -> str:
+    """The label of a kernel pytest run's results directory; `worker` is pytest-xdist's (gw0, ...)."""
+    return f"kernel-{worker}" if worker else "kernel"
+
+
+def is_xdist_worker_run(run_dir: Path) -> bool:
+    """Whether a results directory is one xdist worker's (named by kernel_run_label)."""
+    return re.search(r"-kernel-gw\d+-\d+$", run_dir.name) is not None
+
+
 def safe_name(text: str) -> str:
     """A file or directory name for a label, test id or command line: runs of
     anything but word characters, dots and dashes become one underscore."""

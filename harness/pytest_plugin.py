@@ -101,7 +101,7 @@ class Session:
         self.figures: list[tuple[str, str]] = []
         self.notices: list[str] = []  # non-fatal console reports, e.g. page allocation failures
         worker = getattr(config, "workerinput", {}).get("workerid")  # pytest-xdist: gw0, gw1, ...
-        self.run_dir = paths.new_results_dir(f"kernel-{worker}" if worker else "kernel")
+        self.run_dir = paths.new_results_dir(paths.kernel_run_label(worker))
         run_metadata.start(self.run_dir)  # RUN_DIR/metadata.json: harness, host, QEMU, compiler
 
     def say(self, text: str) -> None:

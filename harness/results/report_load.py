@@ -1,11 +1,10 @@
 """Loading a results directory for `mmharness report`: each test's metadata, consoles, metrics and dumps."""
 
 import json
-import re
 from pathlib import Path
 
 from harness.errors import HarnessError
-from harness.paths import safe_name
+from harness.paths import is_xdist_worker_run, safe_name
 from harness.results import junit_summary, metrics
 from harness.results.owner_tables import owner_tables
 from harness.results.report_junit import JUnitCase, find_junit, junit_cases
@@ -13,7 +12,6 @@ from harness.results.report_model import OUTCOMES, Console, Figure, Report, Test
 from harness.results import crash
 
 CONSOLE_TAIL = 30  # lines shown for a failure without a crash report
-WORKER_DIR = re.compile(r"-kernel-gw\d+-")  # paths.new_results_dir under xdist
 
 
 def scan_console(run_dir: Path, path: Path) -> Console:
@@ -114,7 +112,7 @@ def load(run_dir: Path, junit: Path | None = None) -> Report:
         junit, note = find_junit(run_dir, [path.name for path in test_dirs])
     cases = junit_cases(Path(junit))[0] if junit else {}
     tests = [load_test(run_dir, path, cases, f"JUnit {Path(junit).name}" if junit else "") for path in test_dirs]
-    if junit and not WORKER_DIR.search(run_dir.name):  # one JUnit file covers every xdist worker's directory
+    if junit and not is_xdist_worker_run(run_dir):  # one JUnit file covers every xdist worker's directory
         tests += tests_without_directory(Path(junit), {path.name for path in test_dirs})
     order = list(OUTCOMES)
     tests.sort(key=lambda test: (order.index(test.outcome), test.manifest, test.name))
