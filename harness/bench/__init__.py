@@ -21,6 +21,7 @@ Benchmark = Callable[[], Iterable[str]]
 BENCHMARKS: dict[str, str] = {
     "parse": "parse:bench_parse",
     "snapshot": "snapshot:bench_snapshot",
+    "swap_snapshot": "snapshot:bench_swap_snapshot",
     "boot": "boot:bench_boot",
     "round_trip": "round_trip:bench_round_trip",
     "ghost": "ghost:bench_ghost",

@@ -34,7 +34,7 @@ from harness.errors import HarnessError
 from harness.progress import Progress, Unit
 from harness.results.parse import aggregate
 from harness.results.parse.aggregate import DIMENSIONS, Summary
-from harness.results.parse.detect import PAGE_OWNER as PAGE_OWNER_KIND
+from harness.results.parse.detect import PAGE_OWNER as PAGE_OWNER_KIND, SWAP_PAGE_OWNER as SWAP_PAGE_OWNER_KIND
 from harness.results.parse.dump import Record
 from harness.results.parse.handles import JoinStats
 from harness.results.parse.owner_stacks import load_handle_map
@@ -168,7 +168,7 @@ def read_page_owner(
     stacks: str = STACKS_HANDLES,
     timeout: float = 120.0,
 ) -> OwnerSnapshot:
-    """Tally the guest's page_owner by `dimensions`, in handle mode when it can.
+    """Tally the guest's page_owner (or swap_page_owner: `path`) by `dimensions`, in handle mode when it can.
 
     mode "auto": handle mode if the kernel takes it, else full text; "handle":
     handle mode or HarnessError; "text": full text. `timeout` bounds each wait
@@ -181,9 +181,10 @@ def read_page_owner(
     except ValueError:
         raise HarnessError(f"unknown page_owner read mode {mode!r}", hint=f"use one of {', '.join(MODES)}") from None
     started = time.monotonic()
+    dump_kind = SWAP_PAGE_OWNER_KIND if path.rsplit("/", 1)[-1] == "swap_page_owner" else PAGE_OWNER_KIND
 
     def tally(lines: Iterable[str]) -> Summary:
-        return aggregate.summarise(keep(lines, dump), kind=PAGE_OWNER_KIND, dimensions=dimensions, where=where,
+        return aggregate.summarise(keep(lines, dump), kind=dump_kind, dimensions=dimensions, where=where,
                                    source=path)
 
     if mode == TEXT:

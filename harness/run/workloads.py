@@ -17,7 +17,7 @@ from harness.results.parse import aggregate, owner_stacks, procfs
 from harness.results.tables import round_trip_table
 from harness.run.debugfs import PAGE_OWNER, SHOW_STACKS, SWAP_PAGE_OWNER  # workloads.PAGE_OWNER: tests/kernel
 from harness.run.guest_command import GuestShell
-from harness.run.snapshot import READER, buffered_read, keep, read_page_owner, summarise_dump
+from harness.run.snapshot import READER, keep, read_page_owner, summarise_dump
 
 # What dd writes. Linux 7.3 keeps zero-filled pages out of swap I/O and zswap
 # (swpout_zero: only a bit in the swap table), so the cover letter's
@@ -85,10 +85,9 @@ def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
     if probe.status != 0:
         return OwnerView(available=False, error=probe.stderr.strip())
     started = time.monotonic()
-    if path == PAGE_OWNER:  # records with stack handles when the kernel can: harness.run.snapshot
-        summary = read_page_owner(shell, dump=dump, dimensions=("comm", "swapped")).summary
-    else:
-        summary = aggregate.summarise(keep(shell.stream(buffered_read(path), compressed=True), dump), dimensions=("comm", "swapped"))
+    # Records with stack handles when the kernel can (harness.run.snapshot): page_owner on 7.3,
+    # swap_page_owner from the series' v2 on; full text otherwise.
+    summary = read_page_owner(shell, dump=dump, dimensions=("comm", "swapped"), path=path).summary
     return OwnerView(
         available=True,
         total_mib=summary.total_mib,

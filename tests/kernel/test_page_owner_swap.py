@@ -11,7 +11,7 @@ import re
 import pytest
 
 from harness.errors import HarnessError
-from harness.run import workloads
+from harness.run import anon_holder, workloads
 
 FILE_MIB = 256
 PAGES_PER_MIB = 256
@@ -129,18 +129,6 @@ def test_repeated_round_trips_keep_counts_stable(shell, results_dir, figures):
         + [f"{r:5} | {s:11.1f} | {d:6.1f} | {c:7.1f} | {k:12.1f} | {w:19.1f}" for r, s, d, c, k, w in rows]))
 
 
-# perl holds MIB MiB of anonymous memory in one string, repeated in place from
-# a run-time size (a constant `"\x01" x N` would be folded into a second copy
-# that lives in the op tree); SIGUSR1 reads all of it back.
-ANON_HOLDER = r"""
-my $x = "\x01";
-$x x= $ARGV[0] * 1048576;
-$SIG{USR1} = sub { my $n = ($x =~ tr/\x01//); open(my $f, ">", "/tmp/anon-touched"); print $f $n; close $f };
-open(my $r, ">", "/tmp/anon-ready"); print $r $$; close $r;
-sleep 1 while 1;
-"""
-
-
 @pytest.mark.build_label(YY)
 @pytest.mark.cmdline("page_owner=on,swap")
 def test_anonymous_memory_round_trip(shell, results_dir):
@@ -148,10 +136,7 @@ def test_anonymous_memory_round_trip(shell, results_dir):
     config = workloads.RoundTripConfig()
     workloads.prepare_round_trip(shell, config)
     start = workloads.snapshot(shell, "start", results_dir, config)
-    shell.check(["sh", "-c", "perl -e \"$1\" \"$2\" > /dev/null 2>&1 & "
-                 "while [ ! -s /tmp/anon-ready ]; do sleep 1; done", "holder", ANON_HOLDER, str(FILE_MIB)],
-                timeout=600)
-    pid = int(shell.check(["cat", "/tmp/anon-ready"]).stdout)
+    pid = anon_holder.start(shell, FILE_MIB)
     held = workloads.snapshot(shell, "held", results_dir, config)
     assert FILE_MIB <= held.page_owner.comm("perl") < FILE_MIB * 1.1, "one copy of the string"
     workloads.push_out(shell, config, room_mib=start.meminfo["MemAvailable"] // 1024,
@@ -159,8 +144,7 @@ def test_anonymous_memory_round_trip(shell, results_dir):
     out = workloads.snapshot(shell, "swapped", results_dir, config)
     assert out.swap_page_owner.comm("perl") >= FILE_MIB * 0.8
     shell.check(["rm", "/tmpfs-noswap/file"])
-    shell.check(["sh", "-c", "kill -USR1 \"$1\"; while [ ! -e /tmp/anon-touched ]; do sleep 1; done", "touch",
-                 str(pid)], timeout=600)
+    anon_holder.read_back(shell, pid)
     back = workloads.snapshot(shell, "back", results_dir, config)
     assert back.page_owner.comm("perl") >= FILE_MIB * 0.97, "perl keeps its anonymous pages"
     assert back.page_owner.swapped_mib >= out.swap_page_owner.comm("perl") * 0.9

@@ -8,6 +8,7 @@ The two reads follow each other with no workload running: only the readers
 import pytest
 
 from harness.errors import HarnessError
+from harness.results.parse import procfs
 from harness.run import snapshot, workloads
 
 PAGES_PER_MIB = 256
@@ -63,3 +64,33 @@ def test_handle_mode_snapshot_equals_full_text(shell, results_dir, figures):
         f"{fast.join.missing_pages} pages (early_handle: {fast.join.missing[early][1]} pages)",
     ]))
     assert fast.seconds < text.seconds
+
+
+@pytest.mark.build_label("page-owner[page_owner=y,swap_page_owner=y]")
+@pytest.mark.cmdline("page_owner=on,swap")
+def test_swap_page_owner_handle_mode_equals_full_text(shell, results_dir, figures):
+    """The series' swap_page_owner takes page_owner's print modes: the same records, stacks once."""
+    config = workloads.RoundTripConfig()
+    workloads.prepare_round_trip(shell, config)
+    room = procfs.parse_meminfo(shell.check(["cat", "/proc/meminfo"]).stdout)["MemAvailable"] // 1024
+    workloads.fill_file(shell, config)
+    workloads.push_out(shell, config, room_mib=room)
+    dimensions = ("comm", "stack")
+    path = workloads.SWAP_PAGE_OWNER
+    text = snapshot.read_page_owner(shell, "text", path=path, dump=results_dir / "swap_page_owner-text.txt.gz",
+                                    dimensions=dimensions, timeout=600)
+    fast = snapshot.read_page_owner(shell, "handle", path=path, dump=results_dir / "swap_page_owner-handle.txt.gz",
+                                    dimensions=dimensions, timeout=600)
+    assert fast.mode == "handle"
+    assert text.summary.by["comm"]["dd"].pages >= 200 * PAGES_PER_MIB
+    by_comm = apart(fast.summary.pages("comm"), text.summary.pages("comm"))
+    assert sum(map(abs, by_comm.values())) <= READ_NOISE_MIB * PAGES_PER_MIB, by_comm
+    named = {key: pages for key, pages in fast.summary.pages("stack").items() if isinstance(key, tuple)}
+    by_stack = apart(named, {key: text.summary.pages("stack").get(key, 0) for key in named})
+    assert sum(map(abs, by_stack.values())) <= READ_NOISE_MIB * PAGES_PER_MIB, by_stack
+    assert fast.join.missing_pages <= READ_NOISE_MIB * PAGES_PER_MIB, "swapped pages have listed stacks"
+    figures("swap_page_owner snapshot: full text vs handle mode (dd's 256 MiB in swap, 512 MiB TCG guest)", "\n".join([
+        f"full text        {text.seconds:6.1f} s  {text.summary.total.records} records",
+        f"handle mode      {fast.seconds:6.1f} s  {fast.summary.total.records} records",
+        f"ratio text/handle {text.seconds / fast.seconds:5.1f}",
+    ]))

@@ -48,11 +48,41 @@ def test_malformed_records():
     issues = []
     records = list(iter_swap_page_owner(text, on_issue=issues.append))
     assert [(i.lineno, i.message) for i in issues] == [
-        (2, "malformed 'SWP entry' line"),
+        (2, "malformed 'SWP' line"),
         (5, "malformed 'Page allocated via pid' line"),
-        (10, "expected a 'SWP entry' line"),
-        (17, "expected a 'Page allocated via pid' line"),
+        (10, "expected a 'SWP type' line"),
+        (18, "expected a 'SWP type' line"),
     ]
     assert [(r.pid, r.swp_entry, r.stack, r.handle) for r in records] == [(2, 3, ("f+0x1/0x2",), 99)]
     with pytest.raises(ParseError, match="line 2"):
         list(iter_swap_page_owner(text, strict=True))
+
+
+V2 = (
+    "Page allocated via order 0, mask 0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), pid 231, tgid 231 (dd), ts 13 ns\n"
+    "SWP type 1 offset 0x2e\n f+0x1/0x2\n g+0x3/0x4\n\n"
+    "Page allocated via order 0, mask 0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), pid 231, tgid 231 (dd), ts 14 ns\n"
+    "SWP type 0 offset 0x2f\nhandle: 7\n\n"
+)
+
+
+def test_second_version_format_with_gfp_mask_swap_type_and_offset():
+    first, second = iter_swap_page_owner(V2, strict=True)
+    assert (first.pid, first.comm, first.ts_nsec, first.gfp_mask) == (231, "dd", 13, 0x140CCA)
+    assert first.gfp_flags == "GFP_HIGHUSER_MOVABLE|__GFP_COMP"
+    assert (first.swp_type, first.swp_offset, first.stack) == (1, 0x2E, ("f+0x1/0x2", "g+0x3/0x4"))
+    assert (second.swp_type, second.swp_offset, second.handle) == (0, 0x2F, 7)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ("Page allocated via order 2, mask 0x0(), pid 1, tgid 1 (x), ts 1 ns\nSWP type 0 offset 0x1\n f+0x1/0x2\n",
+     "one base page"),
+    ("Page allocated via order 0, mask 0x0(), pid 1, tgid 1 (x), ts 1 ns\nSWP type 99 offset 0x1\n f+0x1/0x2\n",
+     "malformed 'SWP' line"),
+    ("Page allocated via order 0, mask 0x0(), pid 1, tgid 1 (x), ts 1 ns\nSWP type 0 offs 0x1\n f+0x1/0x2\n",
+     "malformed 'SWP' line"),
+])
+def test_second_version_malformed_records(bad, message):
+    issues = []
+    assert list(iter_swap_page_owner(bad, on_issue=issues.append)) == []
+    assert message in issues[0].message

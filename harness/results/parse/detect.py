@@ -32,11 +32,13 @@ def peek_kind(lines: LineSource) -> tuple[str | None, LineSource]:
     """
     head, lines = peek_lines(lines, PEEK_LINES)
     guess = None
-    for line in head:
+    for index, line in enumerate(head):
         line = line.rstrip("\r\n")
         if not line:
             continue
         kind = kind_of_line(line)
+        if kind == PAGE_OWNER and index + 1 < len(head) and head[index + 1].startswith("SWP "):
+            return SWAP_PAGE_OWNER, lines  # the v2 series prints page_owner's first line, then the swap slot
         if kind in (PAGE_OWNER, SWAP_PAGE_OWNER):
             return kind, lines
         if kind == STACKS and guess is None:

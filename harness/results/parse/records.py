@@ -152,13 +152,16 @@ class SwapPageOwnerRecord:
     handle: int | None
     lineno: int
     extra: tuple[str, ...] = ()
+    # The v2 series prints the gfp mask (v1 did not: None).
+    gfp_mask: int | None = None
+    gfp_flags: str | None = None
 
-    # Records carry no order: each is one base page. The other attributes of
-    # page_owner records, as constants, let one aggregation code serve both.
+    # Each record is one base page. The other attributes of page_owner
+    # records, as constants, let one aggregation code serve both.
     order = 0
     pages = 1
     swapped = True
-    gfp_flags = page_mt = block_mt = flags = migrate_reason = memcg = memcg_key = owner = None
+    page_mt = block_mt = flags = migrate_reason = memcg = memcg_key = owner = None
     slab_cache = False
 
     @property
