@@ -32,6 +32,8 @@ ROUND_TRIP_ROWS: list[Row] = [
     ("after DD: swap used MiB", lambda r: r.at("DD").swap_used_mib),
     ("after DD: swap_page_owner MiB", lambda r: r.at("DD").swap_page_owner.total_mib
      if r.at("DD").swap_page_owner.available else "EINVAL"),
+    ("after DD: records lost MiB", lambda r: r.at("DD").swap_lost_mib
+     if r.at("DD").swap_records_lost is not None else "-"),
     ("after DD: total-free MiB", lambda r: r.at("DD").used_mib),
     ("after DD: page_owner MiB", lambda r: r.at("DD").page_owner.total_mib),
     ("after cat: dd MiB", lambda r: r.at("cat").page_owner.comm("dd")),

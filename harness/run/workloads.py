@@ -15,7 +15,9 @@ from typing import Callable
 from harness.errors import HarnessError
 from harness.results.parse import aggregate, owner_stacks, procfs
 from harness.results.tables import round_trip_table
-from harness.run.debugfs import PAGE_OWNER, SHOW_STACKS, SWAP_PAGE_OWNER  # workloads.PAGE_OWNER: tests/kernel
+from harness.run.debugfs import (  # workloads.PAGE_OWNER etc.: tests/kernel
+    PAGE_OWNER, SHOW_STACKS, SWAP_PAGE_OWNER, SWAP_PAGE_OWNER_LOST, SWAP_PAGE_OWNER_MISMATCHED,
+)
 from harness.run.guest_command import GuestShell
 from harness.run.snapshot import READER, keep, read_page_owner, summarise_dump
 
@@ -67,6 +69,11 @@ class Snapshot:
     page_owner: OwnerView
     swap_page_owner: OwnerView
     stack_pages: dict  # page_owner_stacks/show_stacks: stack (tuple of frames) -> nr_base_pages
+    swap_records_lost: int | None = None  # swap_page_owner_lost, when swap tracking is on
+
+    @property
+    def swap_lost_mib(self) -> float:
+        return (self.swap_records_lost or 0) / 256
 
     @property
     def used_mib(self) -> int:
@@ -112,7 +119,9 @@ def snapshot(shell: GuestShell, step: str, out_dir: Path, config: RoundTripConfi
     owner = read_owner(shell, PAGE_OWNER, out_dir / f"page_owner-{step}.txt.gz")
     swap_owner = read_owner(shell, SWAP_PAGE_OWNER, out_dir / f"swap_page_owner-{step}.txt.gz")
     stacks = read_stacks(shell, out_dir / f"show_stacks-{step}.txt.gz")
-    return Snapshot(step, free, meminfo, vmstat, resident_mib(shell, "/tmpfs/file"), owner, swap_owner, stacks)
+    lost = shell.run(["cat", SWAP_PAGE_OWNER_LOST])
+    return Snapshot(step, free, meminfo, vmstat, resident_mib(shell, "/tmpfs/file"), owner, swap_owner, stacks,
+                    int(lost.stdout) if lost.status == 0 else None)
 
 
 def read_stacks(shell: GuestShell, dump: Path) -> dict:

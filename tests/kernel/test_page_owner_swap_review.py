@@ -19,8 +19,7 @@ from harness.run.snapshot import summarise_dump
 YY = "page-owner[page_owner=y,swap_page_owner=y]"
 FILE_MIB = 256
 PAGES_PER_MIB = 256
-LOST = "/sys/kernel/debug/swap_page_owner_lost"
-MISMATCHED = "/sys/kernel/debug/swap_page_owner_mismatched"
+LOST, MISMATCHED = workloads.SWAP_PAGE_OWNER_LOST, workloads.SWAP_PAGE_OWNER_MISMATCHED
 TRACKING = "page_owner: tracking pages in swap space"
 
 

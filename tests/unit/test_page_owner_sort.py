@@ -13,7 +13,7 @@ import pytest
 
 from harness.results.page_owner_sort import build_page_owner_sort
 from harness.results.parse import cli as parse_cli
-from harness.results.parse import iter_page_owner
+from harness.results.parse import iter_page_owner, iter_swap_page_owner
 from harness.results.parse.grouping import cull
 
 ROUND_TRIP_DD = "round-trip/page_owner-dd.txt"
@@ -93,3 +93,29 @@ def test_page_owner_sort_loses_what_the_parser_keeps(page_owner_sort, real_text,
     assert output is None
     comms = {record.comm for record in iter_page_owner(long_comm.read_text(), strict=True)}
     assert "swapper-sixteen-plus" in comms
+
+
+# The series' own page_owner_sort patch, on swap_page_owner as the v2 series prints it.
+SWAP_V2 = "swap-v2/DD-swap_page_owner.txt"
+SORT_PATCH = "patches/page-owner-swap/0009-tools-mm-page_owner_sort-read-swap_page_owner-record.patch"
+
+
+@pytest.fixture(scope="session")
+def series_page_owner_sort(kernel_tree, tmp_path_factory) -> Path:
+    patch = Path(__file__).resolve().parents[2] / SORT_PATCH
+    return build_page_owner_sort(kernel_tree, tmp_path_factory.mktemp("page_owner_sort_series"), (patch,))
+
+
+def test_series_page_owner_sort_groups_swap_page_owner_like_the_parser(
+        page_owner_sort, series_page_owner_sort, real_text, tmp_path, capsys):
+    dump = real_text(SWAP_V2)
+    records = list(iter_swap_page_owner(dump.read_text(), strict=True))
+    theirs, loaded = sort_with(series_page_owner_sort, dump, tmp_path / "sorted.txt")
+    assert loaded == len(records) > 60000
+    assert parse_cli.main([str(dump)]) == 0
+    ours = capsys.readouterr().out
+    assert text_groups(ours) == text_groups(theirs)
+    assert len(text_groups(theirs)) < 200, "dd's records merge into a few groups"
+    # Without the patch, the SWP line stays in each record's text: nothing merges.
+    unpatched, _ = sort_with(page_owner_sort, dump, tmp_path / "unpatched.txt")
+    assert len(text_groups(unpatched)) == len(records)

@@ -232,7 +232,8 @@ def _record_text(record: object) -> str:
             )
         return lines[0] + "\n" + body
     if isinstance(record, SwapPageOwnerRecord):
-        head = f"Page allocated via pid {record.pid}, tgid {record.tgid} ({record.comm})\n"
+        mask = "" if record.gfp_mask is None else f"order 0, mask {record.gfp_mask:#x}({record.gfp_flags}), "
+        head = f"Page allocated via {mask}pid {record.pid}, tgid {record.tgid} ({record.comm})\n"
         return head + _frames_text(record.stack if record.stack else record.handle)
     if isinstance(record, StackRecord):
         text = _frames_text(record.stack)

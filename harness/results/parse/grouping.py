@@ -134,7 +134,7 @@ def record_key(record: AnyRecord) -> Hashable:
             record.slab_cache, record.owner,
         )  # fmt: skip
     if isinstance(record, SwapPageOwnerRecord):
-        return (record.pid, record.tgid, record.comm, stack_key(record))
+        return (record.gfp_mask, record.pid, record.tgid, record.comm, stack_key(record))
     return stack_key(record)
 
 
