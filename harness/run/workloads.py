@@ -108,7 +108,7 @@ def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
 def resident_mib(shell: GuestShell, path: str) -> float:
     """How much of a file is in memory (0 if it does not exist yet)."""
     out = shell.check(["sh", "-c", 'test ! -e "$1" || fincore --bytes --noheadings --output RES "$1"',
-                       "resident", path], timeout=60)
+                       "resident", path], timeout=300)
     return int(out.stdout.split()[0]) / 2**20 if out.stdout.strip() else 0.0
 
 
