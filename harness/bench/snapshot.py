@@ -53,33 +53,30 @@ def report(what: str, kut, seconds: dict[str, list[float]]) -> Iterator[str]:
     yield f"  ratio plain cat / handle {plain / handle:5.1f}, full text / handle {text / handle:5.1f}"
 
 
-def bench_snapshot() -> Iterator[str]:
-    kut = lab.kernel("upstream-7.3")
-    results = lab.results_dir("snapshot")
+def compare_modes(kut, cmdline: str, path: str, what: str, *, push_out: bool) -> Iterator[str]:
+    """Boot `kut` with `cmdline`, run dd (and DD when `push_out`), time every mode of reading `path`."""
     config = workloads.RoundTripConfig()
+    label = path.rsplit("/", 1)[-1]
     seconds: dict[str, list[float]] = {mode: [] for mode in MODES}
-    with lab.booted(kut, lab.spec_for(kut, "page_owner=on"), "page_owner=on", results) as vm:
-        shell = vm.shell()
-        workloads.prepare_round_trip(shell, config)
-        workloads.fill_file(shell, config)
-        for mode, took, summary in timed_modes(shell, snapshot.PAGE_OWNER, vm.results_dir, "page_owner"):
-            seconds[mode].append(took)
-            yield f"  {mode:9}: {took:5.1f} s, {summary.total.records} records, {summary.total_mib:.1f} MiB"
-    yield from report(f"page_owner snapshot after dd {config.file_mib} MiB", kut, seconds)
-
-
-def bench_swap_snapshot() -> Iterator[str]:
-    kut = lab.kernel("default", "page-owner[page_owner=y,swap_page_owner=y]")
-    results = lab.results_dir("swap-snapshot")
-    config = workloads.RoundTripConfig()
-    seconds: dict[str, list[float]] = {mode: [] for mode in MODES}
-    with lab.booted(kut, lab.spec_for(kut, "page_owner=on,swap"), "page_owner=on,swap", results) as vm:
+    with lab.booted(kut, lab.spec_for(kut, cmdline), cmdline, lab.results_dir(label.replace("_", "-"))) as vm:
         shell = vm.shell()
         workloads.prepare_round_trip(shell, config)
         room = procfs.parse_meminfo(shell.check(["cat", "/proc/meminfo"]).stdout)["MemAvailable"] // 1024
         workloads.fill_file(shell, config)
-        workloads.push_out(shell, config, room_mib=room)
-        for mode, took, summary in timed_modes(shell, workloads.SWAP_PAGE_OWNER, vm.results_dir, "swap_page_owner"):
+        if push_out:
+            workloads.push_out(shell, config, room_mib=room)
+        for mode, took, summary in timed_modes(shell, path, vm.results_dir, label):
             seconds[mode].append(took)
             yield f"  {mode:9}: {took:5.1f} s, {summary.total.records} records, {summary.total_mib:.1f} MiB"
-    yield from report(f"swap_page_owner snapshot, dd's {config.file_mib} MiB in swap", kut, seconds)
+    yield from report(what.format(mib=config.file_mib), kut, seconds)
+
+
+def bench_snapshot() -> Iterator[str]:
+    yield from compare_modes(lab.kernel("upstream-7.3"), "page_owner=on", snapshot.PAGE_OWNER,
+                             "page_owner snapshot after dd {mib} MiB", push_out=False)
+
+
+def bench_swap_snapshot() -> Iterator[str]:
+    yield from compare_modes(lab.kernel("default", "page-owner[page_owner=y,swap_page_owner=y]"),
+                             "page_owner=on,swap", workloads.SWAP_PAGE_OWNER,
+                             "swap_page_owner snapshot, dd's {mib} MiB in swap", push_out=True)
