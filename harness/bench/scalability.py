@@ -8,7 +8,9 @@ swap tracking off) and with `page_owner=on,swap`, in the same run.
 
 The two versions: "before" is patches/page-owner-swap as committed at
 BENCH_BEFORE (a git revision of the harness's repository, default HEAD),
-exported to a temporary directory; "after" is the working tree's. Builds are
+exported to a temporary directory; "after" is the working tree's, or the
+series directory BENCH_AFTER (e.g. another checkout's patches/page-owner-swap,
+to measure a series being rewritten there without committing it). Builds are
 keyed by content, so when both are the same patches, both are the same
 (cached) build, and after/before then measures the run-to-run noise.
 
@@ -48,6 +50,7 @@ TRACKING_LINE = "page_owner: tracking pages in swap space"
 @dataclass(frozen=True)
 class Settings:
     before: str = "HEAD"
+    after: str = ""  # a series directory; "" is the working tree's patches/SERIES
     boots: int = 2  # per version and command line
     storms: int = 2  # per boot
     data: str = "zero"  # swap_storm.DATA_BYTES key
@@ -59,8 +62,16 @@ class Settings:
             if not text.isdigit() or int(text) < 1:
                 raise HarnessError(f"{name}={text!r}: expected a positive whole number")
             return int(text)
-        return cls(os.environ.get("BENCH_BEFORE", "HEAD"), number("BENCH_BOOTS", 2),
-                   number("BENCH_STORMS", 2), os.environ.get("BENCH_DATA", "zero"))
+        return cls(os.environ.get("BENCH_BEFORE", "HEAD"), os.environ.get("BENCH_AFTER", ""),
+                   number("BENCH_BOOTS", 2), number("BENCH_STORMS", 2), os.environ.get("BENCH_DATA", "zero"))
+
+    @property
+    def after_dir(self) -> Path:
+        directory = Path(self.after) if self.after else PATCHES / SERIES
+        if directory.name != SERIES or not (directory / "series").is_file():
+            raise HarnessError(f"BENCH_AFTER={self.after!r}: not a {SERIES} series directory",
+                               hint=f"give a directory named {SERIES} with a quilt-style `series` file")
+        return directory
 
 
 @dataclass
@@ -160,23 +171,25 @@ def check_guest(shell, cpus: int, cmdline: str) -> None:
 
 
 def kernels(settings: Settings, scratch: Path) -> tuple[dict, bool]:
-    after = manifests.load("default")
+    default = manifests.load("default")
     exported = series_at.export(SERIES, settings.before, scratch)
-    before = series_at.with_series(after, SERIES, exported)
+    before = series_at.with_series(default, SERIES, exported)
+    after = series_at.with_series(default, SERIES, settings.after_dir) if settings.after else default
     say = lambda text: None  # noqa: E731
     built = {"before": session.kernel_under_test(before, YY, say=say),
              "after": session.kernel_under_test(after, YY, say=say)}
-    return built, series_at.same_files(exported, PATCHES / SERIES)
+    return built, series_at.same_files(exported, settings.after_dir)
 
 
 def bench_scalability() -> Iterator[str]:
     settings = Settings.from_env()
     results = lab.results_dir("scalability")
-    yield f"kernels: {YY} of {SERIES} at {settings.before} (before) and in the working tree (after)"
+    yield (f"kernels: {YY} of {SERIES} at {settings.before} (before) and in "
+           f"{settings.after_dir} (after)")
     with tempfile.TemporaryDirectory(prefix="mmharness-series-") as scratch:
         kuts, same = kernels(settings, Path(scratch))
-    yield (f"before: {SERIES} at {settings.before} -> {kuts['before'].build_dir.name}; after: working tree -> "
-           f"{kuts['after'].build_dir.name}" + (" (the same patches)" if same else ""))
+    yield (f"before: build {kuts['before'].build_dir.name}; after: build {kuts['after'].build_dir.name}"
+           + (" (the same patches)" if same else ""))
     config = None
     cells = {(version, cmdline): Cell() for version in VERSIONS for cmdline in CMDLINES}
     for round_, version, cmdline in schedule(settings.boots):
