@@ -64,8 +64,9 @@ check-kernel:
 	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) \
 		-m "not baseline_kernel and not build_matrix" --junitxml=$(JUNIT) $(PYTEST_ARGS)
 
+# make bench BENCH="NAME..." runs only those (see harness/bench/__init__.py); default all.
 bench:
-	$(BIN)/python -m harness.bench
+	$(BIN)/python -m harness.bench $(BENCH)
 
 # The swap table A/B: 6.12 (A) against 7.3 (B) from the newest results directory that has both,
 # or any two result sets: make compare A=DIR#KERNEL B=DIR#KERNEL

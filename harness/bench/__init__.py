@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, str] = {
     "ghost": "ghost:bench_ghost",
     "build": "build:bench_build",
     "parallel": "parallel:bench_parallel",
+    "scalability": "scalability:bench_scalability",
 }
 
 

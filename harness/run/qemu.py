@@ -75,7 +75,10 @@ def qemu_command(spec: MachineSpec, *, rootfs: Path, ssh_port: int,
         "-nodefaults", "-no-user-config", "-display", "none",
         "-serial", "stdio", "-monitor", "none",
         "-machine", arch.machine, "-accel", accel, "-cpu", cpu,
-        "-smp", str(spec.cpus), "-m", str(spec.memory_mb),
+        # One socket per vCPU: the kernels have no ACPI, so Linux finds CPUs in
+        # SeaBIOS's MP table, which lists one CPU per socket (`-smp 2` alone is
+        # one socket with two cores, and the guest came up with 1 CPU).
+        "-smp", f"{spec.cpus},sockets={spec.cpus},cores=1,threads=1", "-m", str(spec.memory_mb),
         "-no-reboot",
         "-kernel", str(spec.kernel), "-append", cmdline,
         "-drive", f"file={rootfs},if=virtio,format=raw,snapshot=on",

@@ -36,7 +36,7 @@ def test_qemu_command_tcg():
     assert "-no-reboot" in argv
     assert option(argv, "-accel") == ["tcg"]
     assert option(argv, "-cpu") == ["qemu64"]
-    assert option(argv, "-m") == ["768"] and option(argv, "-smp") == ["2"]
+    assert option(argv, "-m") == ["768"] and option(argv, "-smp") == ["2,sockets=2,cores=1,threads=1"]
     assert option(argv, "-kernel") == ["/k/vmlinux"]
     (append,) = option(argv, "-append")
     assert append.startswith("console=ttyS0 root=/dev/vda")
