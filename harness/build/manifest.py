@@ -35,6 +35,14 @@ class BuildRef:
         return f"{self.profile}[{settings}]"
 
 
+def parse_label(label: str) -> tuple[str, dict[str, str]]:
+    """The inverse of BuildRef.label: "page-owner[page_owner=y,swap_page_owner=n]" ->
+    ("page-owner", {"page_owner": "y", "swap_page_owner": "n"})."""
+    profile, _, rest = label.partition("[")
+    items = [item.split("=", 1) for item in rest.removesuffix("]").split(",") if "=" in item]
+    return profile, {name: value for name, value in items}
+
+
 @dataclass(frozen=True)
 class MachineDefaults:
     memory_mb: int = 512
