@@ -88,7 +88,10 @@ def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
     if path == PAGE_OWNER:  # records with stack handles when the kernel can: harness.run.snapshot
         summary = read_page_owner(shell, dump=dump, dimensions=("comm", "swapped")).summary
     else:
-        summary = aggregate.summarise(keep(shell.stream(buffered_read(path), compressed=True), dump), dimensions=("comm", "swapped"))
+        # gzip in the guest holds its output until it has a block: on the debug kernel
+        # (KASAN, lockdep) 256 MiB of swap_page_owner sent nothing for over 60 s.
+        stream = shell.stream(buffered_read(path), timeout=600, compressed=True)
+        summary = aggregate.summarise(keep(stream, dump), dimensions=("comm", "swapped"))
     return OwnerView(
         available=True,
         total_mib=summary.total_mib,
