@@ -1,6 +1,8 @@
 """The debug kernel: its Kconfig variable and work directory, the build that stands for y/y,
 the KASAN kernel's boot image."""
 
+import re
+import subprocess
 import textwrap
 
 import pytest
@@ -8,6 +10,7 @@ import pytest
 from harness.build import kconfig, manifest, pipeline, source
 from harness.build.pipeline import KernelUnderTest
 from harness.errors import HarnessError
+from harness.paths import REPO_ROOT
 from harness.run import session
 
 YY = "page-owner[page_owner=y,swap_page_owner=y]"
@@ -127,3 +130,15 @@ def test_a_kasan_kernel_boots_its_bzimage(tmp_path):
     config.write_text("CONFIG_PVH=y\nCONFIG_KASAN=y\n")
     assert session.boot_image(kernel) == tmp_path / "bzImage"
     assert session.machine_spec(kernel).kernel == tmp_path / "bzImage"
+
+
+# -- make test-debug
+
+def test_make_test_debug_names_tests_of_the_page_owner_swap_suite():
+    listed = subprocess.run(["make", "-s", "-C", str(REPO_ROOT), "debug-tests"], capture_output=True,
+                            text=True, check=True).stdout.split()
+    suite = (REPO_ROOT / "tests" / "kernel" / "test_page_owner_swap.py").read_text()
+    names = [test.split("::")[1] for test in listed]
+    assert {test.split("::")[0] for test in listed} == {"tests/kernel/test_page_owner_swap.py"}
+    assert all(re.search(rf"^def {name}\(", suite, re.M) for name in names), names
+    assert len(names) == 6 and "test_harness_catches_a_warning_on_the_console" not in names
