@@ -48,6 +48,7 @@ class MachineDefaults:
     memory_mb: int = 512
     cpus: int = 2
     swap_disk_mb: int = 1024
+    boot_timeout: float = 180.0  # seconds to the ready marker (the debug kernel: about a minute idle)
 
 
 @dataclass(frozen=True)
