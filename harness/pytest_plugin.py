@@ -5,7 +5,11 @@ Markers choose what a test boots:
     @pytest.mark.cmdline("page_owner=on")    # appended to the kernel command line
     @pytest.mark.machine(memory_mb=768)      # MachineSpec overrides
     @pytest.mark.build_label("page-owner[page_owner=y,swap_page_owner=y]")  # which build
-A kernel crash seen on the console fails the test with the crash excerpt.
+A kernel crash seen on the console fails the test with the crash excerpt; on
+a kernel with CONFIG_DEBUG_KMEMLEAK=y, so does a leak kmemleak finds after the
+test (harness.pytest_kmemleak). A build_label the manifest lacks stands for
+its only bootable variant of that build (harness.build.pipeline.stand_in), so
+the y/y suite runs on page-owner-swap-debug's debug y/y.
 Per test, console.log, commands.log and metadata.json land in the results dir,
 and the JUnit XML of the run carries each test's kernel and command line.
 Tests that boot a guest (they use `machine`, `shell` or `boot`) are marked
@@ -24,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from harness import paths, pytest_reports
-from harness.build import guest, manifest as manifests
+from harness import paths, pytest_kmemleak, pytest_reports
+from harness.build import guest, manifest as manifests, pipeline
 from harness.build.pipeline import KernelUnderTest
 from harness.results import crash
 from harness.run import reproduce, run_metadata, session as boot_session
@@ -56,6 +60,7 @@ MARKERS = (
 )
 BOOT_FIXTURES = {"machine", "shell", "boot"}
 ENVIRONMENT = pytest.StashKey[dict[str, str | None]]()
+LEAK_CHECK = pytest.StashKey[pytest_kmemleak.LeakCheck]()  # the machine fixture's, checked after the test
 
 
 def pytest_configure(config):
@@ -114,6 +119,11 @@ class Session:
             print(text)
 
     def kernel(self, manifest_name: str, label: str | None) -> KernelUnderTest:
+        if label is not None and not self.config.getoption("--kernel"):
+            chosen = pipeline.stand_in(manifests.load(manifest_name), label)
+            if chosen != label and (manifest_name, chosen) not in self.kernels:
+                self.say(f"[{manifest_name}] no build {label}: using {chosen}")
+            label = chosen
         key = (manifest_name, label or "")
         if key not in self.kernels:
             self.kernels[key] = self._build(manifest_name, label)
@@ -170,7 +180,7 @@ def results_dir(request, harness_session) -> Path:
 def machine_spec(request, kernel) -> MachineSpec:
     marker = request.node.get_closest_marker("machine")
     overrides = boot_session.Overrides.of(_marker_arg(request, "cmdline", ""), marker.kwargs if marker else None)
-    return boot_session.machine_spec(kernel, overrides)
+    return pytest_kmemleak.judged(kernel, boot_session.machine_spec(kernel, overrides))
 
 
 @pytest.fixture
@@ -194,6 +204,9 @@ def machine(request, kernel, machine_spec, results_dir, harness_session):
                                          ("cmdline", machine_spec.cmdline), ("results", str(results_dir))])
     with boot_session.booted(machine_spec, image, results_dir, on_exit=on_exit) as vm:
         metadata.update(accel=vm.accel, boot_seconds=round(time.monotonic() - started, 1))
+        leak_check = pytest_kmemleak.after_boot(vm, kernel, results_dir)
+        if leak_check is not None:
+            request.node.stash[LEAK_CHECK] = leak_check
         yield vm
 
 
@@ -218,7 +231,10 @@ def boot(request, kernel, machine_spec, results_dir, harness_session):
         reproduce.write(directory, kernel.manifest.reference, kernel.label, spec)
         with boot_session.booted(spec, image, directory,
                                  on_exit=lambda vm: harness_session.note(directory.name, vm)) as vm:
+            leak_check = pytest_kmemleak.after_boot(vm, kernel, directory)
             yield vm
+            if leak_check is not None:  # the block ended without an error
+                pytest_kmemleak.check(vm, leak_check, harness_session.notices)
     return start
 
 
@@ -239,6 +255,9 @@ def pytest_runtest_call(item):
     vm = item.funcargs.get("machine") if hasattr(item, "funcargs") else None
     if vm is None:
         return result
+    leak_check = item.stash.get(LEAK_CHECK, None)
+    if leak_check is not None:
+        pytest_kmemleak.check(vm, leak_check, item.config.stash[SESSION].notices)
     reports = vm.crashes()
     if reports:
         pytest.fail(f"the kernel crashed during the test:\n{crash.summary(reports)}\n"

@@ -52,6 +52,14 @@ class Profile:
     # symbol -> series that defines it: unknown is expected while it is not applied
     unknown_until_series: dict = field(hash=False)
     root: Path = KCONFIGS  # the kconfigs/ directory holding profiles/ and fragments/
+    # Variables that change every compile command when true (the debug kernel's KASAN):
+    # such a build gets an O= directory of its own instead of sharing the profile's.
+    own_work_dir: tuple[str, ...] = ()
+
+    @property
+    def work_dir_name(self) -> str:
+        """The profile's name, plus "-VAR" for each own_work_dir variable that is true."""
+        return "-".join([self.name, *(var for var in self.own_work_dir if self.variables.get(var))])
 
     @property
     def slug(self) -> str:
@@ -82,6 +90,10 @@ def load_profile(name: str, overrides: dict | None = None, root: Path = KCONFIGS
     if unknown_vars:
         raise HarnessError(f"profile {name}: unknown variable(s) {sorted(unknown_vars)}",
                            hint=f"{file} defines {sorted(variables)}")
+    not_variables = sorted(set(data.get("own_work_dir") or ()) - set(variables))
+    if not_variables:
+        raise HarnessError(f"{file}: own_work_dir names {not_variables}, which are not variables",
+                           hint=f"its vars: {sorted(variables)}")
     variables.update(overrides or {})
     return Profile(
         name=name,
@@ -92,6 +104,7 @@ def load_profile(name: str, overrides: dict | None = None, root: Path = KCONFIGS
         boot=bool(data.get("boot", False)),
         unknown_until_series=dict(data.get("unknown_until_series") or {}),
         root=root,
+        own_work_dir=tuple(data.get("own_work_dir") or ()),
     )
 
 

@@ -35,11 +35,20 @@ class BuildRef:
         return f"{self.profile}[{settings}]"
 
 
+def parse_label(label: str) -> tuple[str, dict[str, str]]:
+    """The inverse of BuildRef.label: "page-owner[page_owner=y,swap_page_owner=n]" ->
+    ("page-owner", {"page_owner": "y", "swap_page_owner": "n"})."""
+    profile, _, rest = label.partition("[")
+    items = [item.split("=", 1) for item in rest.removesuffix("]").split(",") if "=" in item]
+    return profile, {name: value for name, value in items}
+
+
 @dataclass(frozen=True)
 class MachineDefaults:
     memory_mb: int = 512
     cpus: int = 2
     swap_disk_mb: int = 1024
+    boot_timeout: float = 180.0  # seconds to the ready marker (the debug kernel: about a minute idle)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from harness import locks, paths
 from harness.build import kbuild, kconfig, series as kseries, source
-from harness.build.manifest import BuildRef, Manifest
+from harness.build.manifest import BuildRef, Manifest, parse_label
 from harness.errors import HarnessError
 
 Say = Callable[[str], None]  # progress and "waiting for ..." lines, e.g. to pytest's terminal
@@ -83,10 +83,12 @@ def work_dir_for(tree: source.Tree, profile: kconfig.Profile) -> Path:
     everything. One directory serves every variant of a profile (e.g.
     page_owner y/y, y/n, n/n): Kbuild's per-symbol dependencies then rebuild
     only the files that use a symbol that changed. A user's own tree (`path`)
-    is not written into."""
+    is not written into. A variable the profile lists in `own_work_dir` (the debug
+    kernel's) changes every command line: such a build has a directory of its own,
+    so it neither rebuilds the others' objects nor holds their lock for its build."""
     if tree.managed:
-        return tree.path / f".mmharness-build-{profile.name}"
-    return paths.cache_dir("work", tree.identity, profile.name)
+        return tree.path / f".mmharness-build-{profile.work_dir_name}"
+    return paths.cache_dir("work", tree.identity, profile.work_dir_name)
 
 
 def configure(ref: BuildRef, patched: PatchedTree, say: Say = locks.print_now) -> ConfiguredBuild:
@@ -129,6 +131,21 @@ class KernelUnderTest:
 
 def boots(ref: BuildRef) -> bool:
     return kconfig.load_profile(ref.profile, ref.variables).boot if ref.boot is None else ref.boot
+
+
+def stand_in(manifest: Manifest, label: str) -> str:
+    """The build that boots for `label`: the label itself if the manifest has it; else the
+    label of the manifest's only bootable build of the same profile whose settings include
+    the label's (page-owner[page_owner=y,swap_page_owner=y] in page-owner-swap-debug:
+    page-owner[debug=y,page_owner=y,swap_page_owner=y]), so a suite written for one build
+    runs on a variant of it; else the label unchanged (bootable_kernel then names the
+    builds there are). Two candidates are no choice: the label stays."""
+    if any(ref.label == label for ref in manifest.builds):
+        return label
+    profile, wanted = parse_label(label)
+    matches = [ref.label for ref in manifest.builds if ref.profile == profile and boots(ref)
+               and wanted.items() <= parse_label(ref.label)[1].items()]
+    return matches[0] if len(matches) == 1 else label
 
 
 def bootable_kernel(manifest: Manifest, label: str | None = None, say: Say = locks.print_now) -> KernelUnderTest:

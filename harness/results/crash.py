@@ -3,12 +3,30 @@
 import re
 from dataclasses import dataclass
 
-# Most specific first: a KASAN report also starts with "BUG:", a soft lockup
-# with "watchdog: BUG:", and the first pattern a line matches names its kind.
+# Most specific first: a KASAN or KFENCE report also starts with "BUG:", a
+# lockdep report with "WARNING:", a soft lockup with "watchdog: BUG:", and
+# the first pattern a line matches names its kind.
 # A pattern with a group named "title" makes that group the report's title.
 PATTERNS: list[tuple[str, re.Pattern]] = [(kind, re.compile(rx)) for kind, rx in [
     ("KASAN", r"\bKASAN: "),
     ("UBSAN", r"\bUBSAN: "),
+    # mm/kfence/report.c: "BUG: KFENCE: out-of-bounds read in f+0x1/0x2",
+    # "use-after-free", "memory corruption", "invalid read", "invalid free".
+    ("KFENCE", r"\bBUG: KFENCE: "),
+    # kernel/locking/lockdep.c: each report's pr_warn("WARNING: ...") title
+    # (PROVE_LOCKING, PROVE_RCU); not the plain WARN() "WARNING: CPU: ...".
+    ("lockdep", r"\bWARNING: (?:possible circular locking dependency detected"
+                r"|possible recursive locking detected|suspicious RCU usage"
+                r"|inconsistent lock state|possible irq lock inversion dependency detected"
+                r"|\S+-safe -> \S+-unsafe lock order detected|bad unlock balance detected"
+                r"|held lock freed|lock held when returning to user space"
+                r"|Nested lock was not taken|\S+/\d+ still has locks held"
+                r"|chain_key collision|bad contention detected)"),
+    # lib/list_debug.c (DEBUG_LIST): the message comes before WARN()'s
+    # "WARNING: CPU: ... at lib/list_debug.c", e.g. "list_add corruption.
+    # next->prev should be prev (...)" or "list_del corruption, ...->next is
+    # LIST_POISON1 (...)".
+    ("list corruption", r"\blist_(?:add|del) corruption[.,] "),
     ("soft lockup", r"soft lockup - CPU#"),
     # "NMI watchdog: Watchdog detected hard LOCKUP on cpu 1" (perf) or
     # "watchdog: CPU0: Watchdog detected hard LOCKUP on cpu 1" (buddy, 6.x).

@@ -159,8 +159,8 @@ class Machine:
     # -- while running
 
     def crashes(self) -> list[crash.CrashReport]:
-        """Crash reports that fail the run (see crash.NOT_FATAL for the others)."""
-        return crash.fatal(self.console_reports())
+        """Crash reports that fail the run (see crash.NOT_FATAL, spec.judged_elsewhere for the others)."""
+        return [r for r in crash.fatal(self.console_reports()) if r.kind not in self.spec.judged_elsewhere]
 
     def notices(self) -> list[crash.CrashReport]:
         """Reports worth showing that are not failures, e.g. page allocation failures."""

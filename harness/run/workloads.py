@@ -93,8 +93,11 @@ def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
         return OwnerView(available=False, error=probe.stderr.strip())
     started = time.monotonic()
     # Records with stack handles when the kernel can (harness.run.snapshot): page_owner on 7.3,
-    # swap_page_owner from the series' v2 on; full text otherwise.
-    summary = read_page_owner(shell, dump=dump, dimensions=("comm", "swapped"), path=path).summary
+    # swap_page_owner from the series' v2 on; full text otherwise. gzip in the guest holds its
+    # output until it has a block: on the debug kernel (KASAN, lockdep) 256 MiB of
+    # swap_page_owner sent nothing for over 60 s, hence 600 s per wait.
+    summary = read_page_owner(shell, dump=dump, dimensions=("comm", "swapped"), path=path,
+                              timeout=600).summary
     return OwnerView(
         available=True,
         total_mib=summary.total_mib,

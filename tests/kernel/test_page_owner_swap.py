@@ -79,7 +79,8 @@ YY = "page-owner[page_owner=y,swap_page_owner=y]"
 
 def swap_records(shell) -> int:
     """Records in swap_page_owner right now."""
-    out = shell.check(["sh", "-c", f"grep -c '^Page allocated' {workloads.SWAP_PAGE_OWNER} || true"])
+    out = shell.check(["sh", "-c", f"grep -c '^Page allocated' {workloads.SWAP_PAGE_OWNER} || true"],
+                      timeout=600)  # minutes on the debug kernel
     return int(out.stdout.strip() or 0)
 
 

@@ -2,6 +2,7 @@ import os
 import socket
 import subprocess
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -277,3 +278,18 @@ def test_port_taken_every_time_gives_up(tmp_path, monkeypatch):
     fake_qemu(monkeypatch, "echo 'qemu: Could not set up host forwarding rule'; exit 1")
     with pytest.raises(HarnessError, match="could not bind a free port for SSH three times"):
         Machine(spec_for(tmp_path), fake_guest(tmp_path), tmp_path / "r").boot()
+
+
+def test_a_kind_judged_elsewhere_fails_nothing(tmp_path, monkeypatch):
+    """The debug kernel's kmemleak console line is left to the plugin's read of the report."""
+    fake_qemu(monkeypatch, f"""
+        echo '{READY_MARKER}'
+        echo '[   67.9] kmemleak: 1 new suspected memory leaks (see /sys/kernel/debug/kmemleak)'
+        while read -r line; do case "$line" in *reboot*) exit 0;; esac; done
+    """)
+    with Machine(spec_for(tmp_path, judged_elsewhere=("memory leak",)), fake_guest(tmp_path), tmp_path / "r") as vm:
+        deadline = time.monotonic() + 10
+        while "kmemleak" not in vm.console_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [r.kind for r in vm.console_reports()] == ["memory leak"]
+        assert vm.crashes() == []

@@ -30,10 +30,16 @@ def test_spec_takes_the_manifest_defaults(tmp_path):
 
 def test_spec_overrides_win(tmp_path):
     overrides = session.Overrides.of("page_owner=on", {"memory_mb": 2048, "disks": [], "boot_timeout": 45})
-    spec = session.machine_spec(kut(tmp_path, cpus=3), overrides)
+    spec = session.machine_spec(kut(tmp_path, cpus=3, boot_timeout=600), overrides)
     assert (spec.cmdline, spec.memory_mb, spec.cpus, spec.disks, spec.boot_timeout) == \
         ("page_owner=on", 2048, 3, (), 45)
     assert overrides.other == (("boot_timeout", 45),)
+
+
+def test_the_manifest_may_give_a_boot_timeout(tmp_path):
+    assert session.machine_spec(kut(tmp_path, boot_timeout=600)).boot_timeout == 600
+    assert session.machine_spec(kut(tmp_path)).boot_timeout == MachineSpec(kernel="k").boot_timeout
+    assert manifest.load("page-owner-swap-debug").machine.boot_timeout >= 600
 
 
 def test_unknown_machine_setting_is_named():
