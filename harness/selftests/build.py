@@ -1,9 +1,10 @@
 """Build selftests on the host from the kernel tree under test, statically linked.
 
-The tree's UAPI headers are installed with `make headers_install O=...` (the
-tree itself is never written to), and tools/ plus mm/gup_test.h are copied
-to a scratch source directory, because the selftests Makefiles write
-generated files (mm/local_config.mk) next to their sources. The binaries are
+The tree's UAPI headers are made with `make headers O=...` (the tree itself
+is never written to; headers_install would also need rsync), and tools/ plus
+mm/gup_test.h are copied to a scratch source directory, because the
+selftests Makefiles write generated files (mm/local_config.mk) next to
+their sources. The binaries are
 linked with -static so they run on any guest userland. The result is cached
 by the tree's identity, the targets and the compiler, and packed into one
 tar.gz that the guest unpacks (harness.selftests.guest).
@@ -67,7 +68,7 @@ def _make(source: Path, out: Path, headers: Path, suite: str, binaries: list[str
     output = out / suite
     output.mkdir(parents=True, exist_ok=True)
     run(["make", "-C", str(suite_dir), f"OUTPUT={output}", "ARCH=x86_64",
-         f"KHDR_INCLUDES=-isystem {headers / 'include'}", "LDFLAGS=-static",
+         f"KHDR_INCLUDES=-isystem {headers / 'usr/include'}", "LDFLAGS=-static",
          *(str(output / binary) for binary in binaries)],
         what=f"make selftests/{suite} {' '.join(binaries)}", log=log)
 
@@ -95,10 +96,9 @@ def build(tree: Path, tree_identity: str, targets: Sequence[str], say: Say = loc
         started = time.monotonic()
         log = directory / "build.log"
         log.write_text("")
-        source, out, headers, install = (directory / name for name in ("src", "out", "usr", "install"))
-        say(f"selftests: headers_install from {tree}")
-        run(["make", "-C", str(tree), f"O={directory / 'headers-build'}", "ARCH=x86_64",
-             f"INSTALL_HDR_PATH={headers}", "headers_install"], what="make headers_install", log=log)
+        source, out, headers, install = (directory / name for name in ("src", "out", "headers", "install"))
+        say(f"selftests: UAPI headers from {tree}")
+        run(["make", "-C", str(tree), f"O={headers}", "ARCH=x86_64", "headers"], what="make headers", log=log)
         _copy_sources(tree, source)
         by_suite: dict[str, list[str]] = {}
         for target in targets:

@@ -9,7 +9,7 @@ from harness.selftests import build, catalog, guest
 def test_the_catalog_loads_and_names_the_programs_the_issue_asks_for():
     loaded = catalog.load()
     assert {"cow", "khugepaged", "test_memcontrol", "test_zswap"} <= {p.id for p in loaded.programs}
-    assert loaded.targets == ("cgroup/test_memcontrol", "cgroup/test_zswap", "mm/cow", "mm/khugepaged")
+    assert {"cgroup/test_memcontrol", "cgroup/test_zswap", "mm/cow", "mm/khugepaged"} <= set(loaded.targets)
     assert all(program.timeout > 0 and program.why for program in loaded.programs)
     assert [p.id for p in guest.ordered(loaded.programs)][-1] == "test_zswap", "zswap programs run last"
     for expected in loaded.expected:
