@@ -1,11 +1,14 @@
 """Build selftests on the host from the kernel tree under test, statically linked.
 
 The tree's UAPI headers are made with `make headers O=...` (the tree itself
-is never written to; headers_install would also need rsync), and tools/ plus
-mm/gup_test.h are copied to a scratch source directory, because the
-selftests Makefiles write generated files (mm/local_config.mk) next to
-their sources. The binaries are
-linked with -static so they run on any guest userland. The result is cached
+is never written to; headers_install would also need rsync), and the
+selftests' sources (SELFTEST_DIRS, TREE_PATHS) are copied to a scratch
+directory, because the selftests Makefiles write generated files
+(mm/local_config.mk) next to their sources. The binaries are linked with
+-static so they need no libraries in the guest; only getaddrinfo (the
+socket case of test_memcontrol) loads the guest's NSS modules at run time,
+which ld warns about and which works when the guest's glibc is the host's
+(both Debian 12 here). The result is cached
 by the tree's identity, the targets and the compiler, and packed into one
 tar.gz that the guest unpacks (harness.selftests.guest).
 """
@@ -52,12 +55,30 @@ def cache_key(tree_identity: str, targets: Sequence[str], compiler: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
+# What the selftests of SUITES include from outside their own directory (each other's
+# headers, tools/include, the kernel's mm/gup_test.h and include/vdso): a few MiB, not tools/.
+SELFTEST_DIRS = ("cgroup", "clone3", "kselftest", "mm", "pidfd", "x86")
+TREE_PATHS = ("tools/include", "tools/arch/x86", "tools/scripts", "include/vdso", "mm/gup_test.h")
+
+
 def _copy_sources(tree: Path, source: Path) -> None:
     if source.exists():
         shutil.rmtree(source)
-    shutil.copytree(tree / "tools", source / "tools", symlinks=True)
-    (source / "mm").mkdir(parents=True)
-    shutil.copy2(tree / "mm" / "gup_test.h", source / "mm" / "gup_test.h")  # mm selftests include it
+    selftests = tree / "tools/testing/selftests"
+    (source / "tools/testing/selftests").mkdir(parents=True)
+    for item in selftests.iterdir():
+        if item.is_file():
+            shutil.copy2(item, source / "tools/testing/selftests" / item.name)
+    for name in SELFTEST_DIRS:
+        if (selftests / name).is_dir():
+            shutil.copytree(selftests / name, source / "tools/testing/selftests" / name, symlinks=True)
+    for relative in TREE_PATHS:
+        origin, copy = tree / relative, source / relative
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        if origin.is_dir():
+            shutil.copytree(origin, copy, symlinks=True)
+        elif origin.is_file():
+            shutil.copy2(origin, copy)
 
 
 def _make(source: Path, out: Path, headers: Path, suite: str, binaries: list[str], log: Path) -> None:
@@ -111,7 +132,7 @@ def build(tree: Path, tree_identity: str, targets: Sequence[str], say: Say = loc
             (install / target).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(out / target, install / target)
         _pack(install, archive, targets)
-        shutil.rmtree(source)  # 100+ MiB of copied tools/; the binaries and the log stay
+        shutil.rmtree(source)  # the copied sources; the binaries, headers and the log stay
         seconds = round(time.monotonic() - started, 1)
         metadata.write_text(json.dumps({"tree_identity": tree_identity, "targets": list(targets),
                                         "compiler": _compiler(), "seconds": seconds,

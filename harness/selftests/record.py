@@ -36,9 +36,15 @@ def main(argv: list[str] | None = None) -> int:
         run = session.run_kernel(kernel, args.cmdline, programs, image, directory)
         if run.error:
             raise HarnessError(f"the run failed: {run.error}", artifacts=[str(directory)])
-        labels = {program_id: [result.label for result in live.tap.results] for program_id, live in run.runs.items()}
+        labels = {}
         for program_id, live in run.runs.items():
-            numbers = [result.number for result in live.tap.results]
+            complete = next((one for one in (live, live.retry) if one is not None and one.tap.complete), None)
+            if complete is None:
+                raise HarnessError(f"{program_id} printed {len(live.tap.results)} of {live.tap.plan} results "
+                                   "(its retry too): record from a run where every program completes",
+                                   artifacts=[str(live.log)])
+            labels[program_id] = [result.label for result in complete.tap.results]
+            numbers = [result.number for result in complete.tap.results]
             if numbers != list(range(1, len(numbers) + 1)):
                 raise HarnessError(f"{program_id}: results are not numbered 1..N: {numbers[:20]}",
                                    artifacts=[str(live.log)])
