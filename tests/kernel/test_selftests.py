@@ -129,12 +129,14 @@ def test_subtest(kernel, subtest, runs, request):
     if _passed(live.retry, subtest):
         request.node.user_properties.append(("flaky", f"{result.status} first, passed on the retry ({live.log})"))
         return
+    expected = CATALOG.expectation(subtest.program, result.label)
+    if expected is not None and expected.status == "flaky" and result.status in (ktap.FAIL, ktap.ERROR):
+        pytest.xfail(f"flaky here, on either kernel: {expected.reason}")
     if kernel != BASELINE:
         _, baseline = _live(runs, BASELINE, subtest.program)
         if _passed(baseline, subtest) or _passed(baseline.retry, subtest):
             pytest.fail(f"regression: passes on unpatched 7.3, {result.status} with the series\n"
                         f"{_describe(result)}\n({live.log})", pytrace=False)
-    expected = CATALOG.expectation(subtest.program, result.label)
     if result.status == ktap.XFAIL:  # the selftest itself says this failure is expected
         pytest.xfail(f"kselftest XFAIL: {result.reason}")
     if result.status == ktap.SKIP:
@@ -142,5 +144,5 @@ def test_subtest(kernel, subtest, runs, request):
             pytest.skip(f"expected here: {expected.reason}")
         pytest.fail(f"unexpected skip (not in harness/selftests/programs.yaml):\n{_describe(result)}", pytrace=False)
     if expected is not None and expected.status == "fail":
-        pytest.xfail(f"fails on unpatched 7.3 too: {expected.reason}")
+        pytest.xfail(f"expected here (fails on unpatched 7.3 too): {expected.reason}")
     pytest.fail(f"{result.status}:\n{_describe(result)}\n({live.log})", pytrace=False)
