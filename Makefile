@@ -91,16 +91,17 @@ compare:
 # The whole matrix, one suite per job of .github/workflows/nightly.yml: every kernel test on
 # every kernel, the 6.12 baseline included, then the swap table A/B comparison. make -k runs
 # every suite even when one fails, and fails if any did.
-NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table
+NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table selftests
 SUITE_TESTS_page-owner-swap := tests/kernel/test_page_owner_swap.py tests/kernel/test_round_trip.py \
 	tests/kernel/test_snapshot.py tests/kernel/test_faults.py tests/kernel/test_series_form.py
 SUITE_TESTS_ghost-swap := tests/kernel/test_ghost_swap.py
 SUITE_TESTS_swap-table := tests/kernel/test_swap_table.py
+SUITE_TESTS_selftests := tests/kernel/test_selftests.py
 
 nightly:
 	$(MAKE) -k $(addprefix nightly-,$(NIGHTLY_SUITES))
 
-nightly-page-owner-swap nightly-ghost-swap nightly-swap-table: nightly-%:
+nightly-page-owner-swap nightly-ghost-swap nightly-swap-table nightly-selftests: nightly-%:
 	$(BIN)/pytest -q -p no:cacheprovider $(SUITE_TESTS_$*) --manifest $(MANIFEST) \
 		--junitxml=results/junit-$*.xml $(PYTEST_ARGS)
 	@if [ "$*" = swap-table ]; then $(MAKE) compare report-ab; fi
