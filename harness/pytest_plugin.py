@@ -57,6 +57,7 @@ MARKERS = (
     "build_only: needs only a built kernel",
     "build_matrix: builds every configuration of a manifest (make test-kernel and make nightly, not make check)",
     "baseline_kernel: runs on the kernel before the change under test (make nightly, not make test-kernel)",
+    "selftests: the kernel's own selftests on two kernels (make test-selftests, not make check or test-kernel)",
 )
 BOOT_FIXTURES = {"machine", "shell", "boot"}
 ENVIRONMENT = pytest.StashKey[dict[str, str | None]]()
