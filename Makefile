@@ -50,7 +50,8 @@ test-kernel: build
 		--junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 test-series: build
-	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_page_owner_swap.py --manifest $(MANIFEST)
+	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_page_owner_swap.py tests/kernel/test_page_owner_mthp.py \
+		--manifest $(MANIFEST)
 
 checkpatch:
 	$(BIN)/mmharness checkpatch --manifest $(MANIFEST)
@@ -81,7 +82,8 @@ compare:
 # every kernel, the 6.12 baseline included, then the swap table A/B comparison. make -k runs
 # every suite even when one fails, and fails if any did.
 NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table
-SUITE_TESTS_page-owner-swap := tests/kernel/test_page_owner_swap.py tests/kernel/test_round_trip.py \
+SUITE_TESTS_page-owner-swap := tests/kernel/test_page_owner_swap.py tests/kernel/test_page_owner_mthp.py \
+	tests/kernel/test_round_trip.py \
 	tests/kernel/test_snapshot.py tests/kernel/test_faults.py tests/kernel/test_series_form.py
 SUITE_TESTS_ghost-swap := tests/kernel/test_ghost_swap.py
 SUITE_TESTS_swap-table := tests/kernel/test_swap_table.py
