@@ -2,7 +2,7 @@
 
 The kernel under test has no madvise() (tinyconfig: CONFIG_ADVISE_SYSCALLS=n),
 so the holder works with the system calls it has: it mmap()s an anonymous
-region of `pages` pages (64 KiB-aligned) and faults each page in address
+(private, or shared: shmem) region of `pages` pages (64 KiB-aligned) and faults each page in address
 order with pread() from a page of 0x01 bytes, under the comm `owner`; with
 two owners it renames itself (prctl PR_SET_NAME) to `child` before each odd
 page, which is filled with 0x02 instead. page_owner records the comm of the
@@ -37,7 +37,7 @@ from harness.run.guest_command import GuestShell
 PAGE = 4096
 HOLDER = r"""
 use strict;
-my ($pages, $two, $owner, $child, $dir) = @ARGV;
+my ($pages, $two, $owner, $child, $dir, $flags) = @ARGV;
 sub sys { my $n = shift; my $r = syscall($n, @_); die "syscall $n: $!\n" if $r == -1; $r }
 my %fill;
 for my $byte (1, 2) {
@@ -46,8 +46,9 @@ for my $byte (1, 2) {
     open($fill{$byte}, "<", "$dir/fill-$byte") or die;
 }
 my $len = $pages * 4096;
-sub reserve { my $at = sys(9, 0, $len + 2 * 65536, $_[0], 0x22, -1, 0); ($at + 65535) & ~65535 }  # MAP_PRIVATE|MAP_ANONYMOUS
-my $start = reserve(3);  # PROT_READ|PROT_WRITE
+# syscall() passes strings as pointers: the flags from @ARGV are made a number.
+sub reserve { my $at = sys(9, 0, $len + 2 * 65536, $_[0], 0 + $_[1], -1, 0); ($at + 65535) & ~65535 }
+my $start = reserve(3, $flags);  # PROT_READ|PROT_WRITE
 my $name = "";
 for my $i (0 .. $pages - 1) {
     my $byte = ($two && $i % 2) ? 2 : 1;
@@ -66,7 +67,7 @@ my %do = (
         "$ones $twos";
     },
     move => sub {
-        my $to = reserve(0) + $_[0] * 4096;  # PROT_NONE, then MREMAP_MAYMOVE|MREMAP_FIXED onto it
+        my $to = reserve(0, 0x22) + $_[0] * 4096;  # PROT_NONE, then MREMAP_MAYMOVE|MREMAP_FIXED onto it
         sys(25, $start, $len, $len, 3, $to) == $to or die "mremap\n";
         $start = $to;
         "$start";
@@ -120,16 +121,22 @@ class Holder:
         return self.child if self.child and index % 2 else self.owner
 
 
-def start_holder(shell: GuestShell, mib: int, owner: str, child: str = "", cpu: int = 0,
+MAP_SHARED_ANONYMOUS, MAP_PRIVATE_ANONYMOUS = 0x21, 0x22
+
+
+def start_holder(shell: GuestShell, mib: int, owner: str, child: str = "", cpu: int = 0, shared: bool = False,
                  directory: str = "/tmp/mthp-holder", memcg: str = "mthp-holder", timeout: float = 600) -> Holder:
-    """Start the holder in a memory cgroup of its own, pinned to `cpu`, and wait until its region is filled."""
+    """Start the holder in a memory cgroup of its own, pinned to `cpu`, and wait until its region is filled.
+
+    shared: the region is a shared anonymous mapping (shmem, on the internal mount: the folio
+    sizes of hugepages-<size>kB/shmem_enabled) instead of private anonymous memory."""
     cgroup = make_memcg(shell, memcg)
     script = """
         set -e
         rm -rf "$1" && mkdir -p "$1" && mkfifo "$1/ctl"
         ln -sf "$(command -v perl)" "/usr/local/bin/$2"
         sh -c 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"' in-memcg "$8" \
-            taskset -c "$3" "$2" -e "$4" "$5" "$6" "$2" "$7" "$1" > "$1/log" 2>&1 < /dev/null &
+            taskset -c "$3" "$2" -e "$4" "$5" "$6" "$2" "$7" "$1" "$9" > "$1/log" 2>&1 < /dev/null &
         i=0
         while [ ! -e "$1/ready" ]; do
             if [ -s "$1/log" ] || [ $i -ge 3000 ]; then cat "$1/log" >&2; exit 1; fi
@@ -138,7 +145,8 @@ def start_holder(shell: GuestShell, mib: int, owner: str, child: str = "", cpu: 
         cat "$1/ready"
     """
     out = shell.check(["sh", "-c", script, "start-holder", directory, owner, str(cpu), HOLDER, str(mib * 256),
-                       "1" if child else "0", child or "-", cgroup], timeout=timeout)
+                       "1" if child else "0", child or "-", cgroup,
+                       str(MAP_SHARED_ANONYMOUS if shared else MAP_PRIVATE_ANONYMOUS)], timeout=timeout)
     pid, start, pages = (int(word) for word in out.stdout.split())
     return Holder(pid, start, pages, directory, owner, child, cgroup, cpu)
 
