@@ -5,7 +5,9 @@ so the holder works with the system calls it has: it mmap()s an anonymous
 (private, or shared: shmem) region of `pages` pages (64 KiB-aligned) and faults each page in address
 order with pread() from a page of 0x01 bytes, under the comm `owner`; with
 two owners it renames itself (prctl PR_SET_NAME) to `child` before each odd
-page, which is filled with 0x02 instead. page_owner records the comm of the
+page, which it reads first (the zero page is mapped) and then fills with 0x02
+by read(): copy on write allocates it, on another stack than the first
+owner's faults (page_owner_stacks count the two owners apart). page_owner records the comm of the
 task that allocates a page, so even pages are `owner`'s and odd ones `child`'s,
 and their age on the LRU follows their address.
 
@@ -54,7 +56,15 @@ for my $i (0 .. $pages - 1) {
     my $byte = ($two && $i % 2) ? 2 : 1;
     my $want = $byte == 2 ? $child : $owner;
     if ($want ne $name) { sys(157, 15, $want); $name = $want }  # prctl(PR_SET_NAME)
-    sys(17, fileno($fill{$byte}), $start + $i * 4096, 4096, 0) == 4096 or die "short pread\n";  # pread64
+    if ($byte == 1) {  # pread64 ...
+        sys(17, fileno($fill{1}), $start + $i * 4096, 4096, 0) == 4096 or die "short pread\n";
+    } else {  # ... or a read fault first (the zero page), then read(): copy on write from the zero
+        # page allocates it (do_wp_page), so the two owners' pages have different stacks (a stack
+        # saved in a page fault stops at the exception frame, whatever system call faulted)
+        my $zero = unpack("P1", pack("J", $start + $i * 4096));
+        sysseek($fill{2}, 0, 0) or die "seek: $!\n";
+        sys(0, fileno($fill{2}), $start + $i * 4096, 4096) == 4096 or die "short read\n";
+    }
 }
 sys(157, 15, $owner);
 my %do = (
