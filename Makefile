@@ -50,7 +50,8 @@ test-kernel: build
 		--junitxml=$(JUNIT) $(PYTEST_ARGS)
 
 test-series: build
-	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_page_owner_swap.py --manifest $(MANIFEST)
+	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_page_owner_swap.py tests/kernel/test_page_owner_mthp.py \
+		--manifest $(MANIFEST)
 
 # The page_owner swap suite on the debug kernel (lockdep, KASAN, KFENCE, kmemleak, DEBUG_LIST,
 # DEBUG_VM): manifest page-owner-swap-debug, see README "Debug kernel". Its round trip, swapoff,
@@ -112,6 +113,7 @@ compare:
 # every suite even when one fails, and fails if any did.
 NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table selftests
 SUITE_TESTS_page-owner-swap := tests/kernel/test_page_owner_swap.py tests/kernel/test_page_owner_swap_review.py \
+	tests/kernel/test_page_owner_mthp.py \
 	tests/kernel/test_round_trip.py \
 	tests/kernel/test_snapshot.py tests/kernel/test_faults.py tests/kernel/test_series_form.py
 SUITE_TESTS_ghost-swap := tests/kernel/test_ghost_swap.py
