@@ -66,7 +66,7 @@ DEBUG_TESTS ?= $(addprefix $(DEBUG_SUITE)::,test_round_trip_before_and_after \
 test-debug:
 	$(BIN)/mmharness build --manifest $(DEBUG_MANIFEST)
 	$(BIN)/pytest -v -p no:cacheprovider $(DEBUG_TESTS) --manifest $(DEBUG_MANIFEST) \
-		--junitxml=results/junit-$(DEBUG_MANIFEST).xml $(PYTEST_ARGS)
+		--junitxml=results/junit-debug.xml $(PYTEST_ARGS)
 
 debug-tests:  # what make test-debug runs, for tests/unit/test_debug_kernel.py
 	@echo $(DEBUG_TESTS)
@@ -111,7 +111,7 @@ compare:
 # The whole matrix, one suite per job of .github/workflows/nightly.yml: every kernel test on
 # every kernel, the 6.12 baseline included, then the swap table A/B comparison. make -k runs
 # every suite even when one fails, and fails if any did.
-NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table selftests
+NIGHTLY_SUITES := page-owner-swap ghost-swap swap-table selftests debug
 SUITE_TESTS_page-owner-swap := tests/kernel/test_page_owner_swap.py tests/kernel/test_page_owner_swap_review.py \
 	tests/kernel/test_page_owner_mthp.py \
 	tests/kernel/test_round_trip.py \
@@ -119,9 +119,13 @@ SUITE_TESTS_page-owner-swap := tests/kernel/test_page_owner_swap.py tests/kernel
 SUITE_TESTS_ghost-swap := tests/kernel/test_ghost_swap.py
 SUITE_TESTS_swap-table := tests/kernel/test_swap_table.py
 SUITE_TESTS_selftests := tests/kernel/test_selftests.py
+SUITE_TESTS_debug := $(DEBUG_TESTS)
 
 nightly:
 	$(MAKE) -k $(addprefix nightly-,$(NIGHTLY_SUITES))
+
+# The debug kernel has its own manifest: make test-debug (results/junit-debug.xml).
+nightly-debug: test-debug
 
 nightly-page-owner-swap nightly-ghost-swap nightly-swap-table nightly-selftests: nightly-%:
 	$(BIN)/pytest -q -p no:cacheprovider $(SUITE_TESTS_$*) --manifest $(MANIFEST) \
