@@ -137,7 +137,7 @@ report-ab:
 	$(BIN)/mmharness report '$(LATEST_AB)' --junit results/junit-swap-table.xml
 
 nightly-tests:  # what the nightly suites run, for tests/unit/test_workflow.py
-	@echo $(foreach suite,$(NIGHTLY_SUITES),$(SUITE_TESTS_$(suite)))
+	@echo $(sort $(foreach test,$(foreach suite,$(NIGHTLY_SUITES),$(SUITE_TESTS_$(suite))),$(firstword $(subst ::, ,$(test)))))
 
 clean:
 	rm -rf results .pytest_cache build *.egg-info
