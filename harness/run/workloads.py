@@ -148,6 +148,12 @@ def fill_file(shell: GuestShell, config: RoundTripConfig, path: str = "/tmpfs/fi
                 timeout=config.command_timeout)
 
 
+# khugepaged collapses a workload's order-0 pages into a THP of its own allocation (page_owner
+# then names khugepaged, rightly): 80 MiB of perl's 256 MiB in one debug-kernel run. The round
+# trips follow owners across swap, so khugepaged sleeps (an hour between scans) while they run.
+KHUGEPAGED_SLEEP = "/sys/kernel/mm/transparent_hugepage/khugepaged/scan_sleep_millisecs"
+
+
 def prepare_round_trip(shell: GuestShell, config: RoundTripConfig) -> None:
     device = shlex.quote(config.swap_device)
     size = shlex.quote(config.tmpfs_size)
@@ -159,6 +165,7 @@ def prepare_round_trip(shell: GuestShell, config: RoundTripConfig) -> None:
         mountpoint -q /tmpfs-noswap || mount -t tmpfs -o size={size},noswap none /tmpfs-noswap
         ln -sf "$(command -v dd)" /usr/local/bin/DD
         rm -f /tmpfs/file /tmpfs-noswap/file
+        [ ! -w {KHUGEPAGED_SLEEP} ] || echo 3600000 > {KHUGEPAGED_SLEEP}
     """
     shell.check(["sh", "-c", script], timeout=120)
 
