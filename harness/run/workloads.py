@@ -211,7 +211,8 @@ def push_out(shell: GuestShell, config: RoundTripConfig, room_mib: int,
         left = resident()
         # Big steps while much is in memory, small ones near the end.
         chunk = int(max(2, min(config.chunk_mib, (left - target) / 2)))
-        if left <= target or written + chunk > limit:
+        chunk = min(chunk, limit - written)  # the last step fills what room is left, not more
+        if left <= target or chunk < 1:
             return written
         shell.check(["DD", "if=/dev/zero", "of=/tmpfs-noswap/file", "status=none", "bs=1M",
                      f"count={chunk}", f"seek={written}", "conv=notrunc"],

@@ -43,7 +43,7 @@ def test_anon_resident_reads_rss_anon():
         workloads.anon_resident_mib(Recorded({"/proc/42/status": "Name:\tkthreadd\n"}), 42)
 
 
-def test_push_out_stops_when_the_workload_is_out_or_room_is_gone():
+def test_push_out_stops_when_the_workload_is_out_or_room_is_used_up():
     left = iter([256.0, 200.0, 60.0, 4.0])
     shell = Recorded({})
     shell.check = lambda command, timeout=60: shell.commands.append(command) or Result("")
@@ -51,7 +51,12 @@ def test_push_out_stops_when_the_workload_is_out_or_room_is_gone():
     chunks = [int(arg.split("=")[1]) for command in shell.commands for arg in command if arg.startswith("count=")]
     assert chunks == [32, 32, 27] and written == sum(chunks)  # half the way to 2% resident, at most 32
     shell.commands.clear()
-    assert workloads.push_out(shell, workloads.RoundTripConfig(), room_mib=20, resident=lambda: 256.0) == 0
+    # The last step takes what room is left (20 MiB - the 12 MiB reserve), then it stops: a
+    # 2-vCPU ghost swap run stopped 11 MiB short of its room, with a chunk that did not fit.
+    assert workloads.push_out(shell, workloads.RoundTripConfig(), room_mib=20, resident=lambda: 256.0) == 8
+    shell.commands.clear()
+    assert workloads.push_out(shell, workloads.RoundTripConfig(), room_mib=12, resident=lambda: 256.0) == 0
+    assert shell.commands == []
 
 
 def test_fill_file_names_an_unknown_data_source():
