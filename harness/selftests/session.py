@@ -20,6 +20,13 @@ from harness.selftests import build as selftests_build, guest
 from harness.selftests.catalog import Catalog, Program
 
 
+# The two kernels of the manifest selftests-7.3, by name: (manifest, command line).
+KERNELS = {
+    "v7.3": ("selftests-7.3@v7.3", "page_owner=on"),
+    "patched": ("selftests-7.3@patched", "page_owner=on,swap"),
+}
+
+
 @dataclass(frozen=True)
 class KernelRun:
     """What one kernel did with every program; `error` is set when a boot or the harness failed."""

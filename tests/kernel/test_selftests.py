@@ -34,10 +34,7 @@ from harness.selftests import catalog, session
 CATALOG = catalog.load()
 RECORDED = catalog.load_subtests()
 BASELINE = "v7.3"
-KERNELS = {  # name -> (manifest, command line)
-    BASELINE: ("selftests-7.3@v7.3", "page_owner=on"),
-    "patched": ("selftests-7.3@patched", "page_owner=on,swap"),
-}
+KERNELS = session.KERNELS  # name -> (manifest, command line)
 pytestmark = [pytest.mark.boot, pytest.mark.selftests]
 
 
