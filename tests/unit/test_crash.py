@@ -360,3 +360,15 @@ def test_incremental_scanner_matches_a_scan_of_everything():
                 assert scanner.reports("") == crash.scan(so_far)
         assert scanner.reports(lines[-1]) == expected
         assert len(scanner._window) < 200  # only a window is kept
+
+
+def test_real_page_allocation_stall_on_the_debug_kernel_is_reported_but_not_fatal():
+    """Real debug-kernel console (tests/data/debug-kernel/): DD stalled 30 s in the allocator."""
+    text = (DATA / "debug-kernel" / "console-DD-page-allocation-stall.log").read_text()
+    reports = crash.scan(text)
+    stalls = [r for r in reports if r.kind == "page allocation stall"]
+    assert len(stalls) == 1 and "shmem_alloc_and_add_folio" in stalls[0].excerpt
+    assert "DD: page allocation stall for 30 secs" in stalls[0].title
+    assert "Call Trace" not in [r.kind for r in reports]
+    assert stalls[0] not in crash.fatal(reports) and stalls[0] in crash.notices(reports)
+    assert stalls[0] in crash.fatal(reports, strict=True)
