@@ -79,11 +79,13 @@ test-selftests:
 		--junitxml=results/junit-selftests.xml $(PYTEST_ARGS)
 
 # Flake hunting: the named programs RUNS times in one boot of each kernel, passes counted
-# per result (make selftests-repeat PROGRAMS="khugepaged-s2" RUNS=5).
+# per result (make selftests-repeat PROGRAMS="khugepaged-s2" RUNS=5); KERNELS orders them or
+# changes a command line (KERNELS="patched:page_owner=on v7.3").
 PROGRAMS ?= khugepaged-s2
 RUNS ?= 5
+KERNELS ?= v7.3 patched
 selftests-repeat:
-	$(BIN)/python -m harness.selftests.repeat $(PROGRAMS) --runs $(RUNS)
+	$(BIN)/python -m harness.selftests.repeat $(PROGRAMS) --runs $(RUNS) --kernels $(KERNELS)
 
 # Record the TAP results the selftests print (harness/selftests/subtests.yaml) on unpatched 7.3.
 selftests-record:

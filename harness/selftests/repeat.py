@@ -72,11 +72,22 @@ def tally(runs: list[guest.ProgramRun], labels: list[str]) -> dict[str, Tally]:
     return tallies
 
 
-def run_kernel(kernel_name: str, programs: list[catalog.Program], targets: tuple[str, ...], runs: int,
-               directory: Path) -> list[tuple[catalog.Program, list[guest.ProgramRun]]]:
+def kernel_choice(text: str) -> tuple[str, str, str]:
+    """NAME (a kernel of session.KERNELS with its command line) or NAME:CMDLINE,
+    e.g. `patched:page_owner=on` for the series without swap tracking.
+    Returns (label, manifest, command line)."""
+    name, colon, cmdline = text.partition(":")
+    if name not in session.KERNELS:
+        raise argparse.ArgumentTypeError(f"{name!r}: the kernels are {', '.join(session.KERNELS)}")
+    manifest, default = session.KERNELS[name]
+    return (text if colon else name), manifest, (cmdline if colon else default)
+
+
+def run_kernel(kernel: tuple[str, str, str], programs: list[catalog.Program], targets: tuple[str, ...],
+               runs: int, directory: Path) -> list[tuple[catalog.Program, list[guest.ProgramRun]]]:
     """`runs` rounds of `programs` in one boot of the kernel; `targets` are what to build
     (the whole catalog's, so the suite's cached build is reused)."""
-    manifest, cmdline = session.KERNELS[kernel_name]
+    kernel_name, manifest, cmdline = kernel
     kernel = boot_session.kernel_under_test(manifests.load(manifest))
     tree, identity = session.kernel_tree(kernel)
     built = selftests_build.build(tree, identity, targets, print)
@@ -124,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.selftests.repeat", description=__doc__.split("\n\n")[0])
     parser.add_argument("programs", nargs="+", help="program ids of harness/selftests/programs.yaml")
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--kernels", nargs="+", default=list(session.KERNELS), choices=list(session.KERNELS))
+    parser.add_argument("--kernels", nargs="+", type=kernel_choice, metavar="NAME[:CMDLINE]",
+                        default=[kernel_choice(name) for name in session.KERNELS],
+                        help=f"in this order; NAME is one of {', '.join(session.KERNELS)} (default: both)")
     args = parser.parse_args(argv)
     try:
         if args.runs < 1:
@@ -142,8 +155,9 @@ def main(argv: list[str] | None = None) -> int:
             raise HarnessError(f"{catalog.SUBTESTS}: no recorded results for {', '.join(missing)}",
                                hint="record them first: make selftests-record")
         directory = paths.new_results_dir("selftests-repeat")
-        results = {name: run_kernel(name, programs, every.targets, args.runs, directory / name)
-                   for name in args.kernels}
+        results = {kernel[0]: run_kernel(kernel, programs, every.targets, args.runs,
+                                         directory / kernel[0].replace(":", "-").replace("=", "-"))
+                   for kernel in args.kernels}
         text = report(results, recorded)
         (directory / "repeat.txt").write_text(text + "\n")
         print(text)

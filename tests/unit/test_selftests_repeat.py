@@ -1,6 +1,9 @@
 """harness/selftests/repeat.py on the two khugepaged -s 2 runs of the patched kernel (tests/data/selftests)."""
 
+import argparse
 from pathlib import Path
+
+import pytest
 
 from harness.results.parse import ktap
 from harness.selftests import catalog, guest, repeat
@@ -37,3 +40,11 @@ def test_the_report_lists_only_results_that_did_not_always_pass():
     assert "patched x1: Unexpected huge page" in text
     assert "019-" in text and "017-" not in text
     assert "passed every run on every kernel: 17 of 26" in text
+
+
+def test_a_kernel_is_named_with_or_without_its_command_line():
+    assert repeat.kernel_choice("patched") == ("patched", "selftests-7.3@patched", "page_owner=on,swap")
+    assert repeat.kernel_choice("patched:page_owner=on") == ("patched:page_owner=on", "selftests-7.3@patched",
+                                                             "page_owner=on")
+    with pytest.raises(argparse.ArgumentTypeError, match="the kernels are v7.3, patched"):
+        repeat.kernel_choice("v6.12")
