@@ -155,9 +155,16 @@ def main(argv: list[str] | None = None) -> int:
             raise HarnessError(f"{catalog.SUBTESTS}: no recorded results for {', '.join(missing)}",
                                hint="record them first: make selftests-record")
         directory = paths.new_results_dir("selftests-repeat")
-        results = {kernel[0]: run_kernel(kernel, programs, every.targets, args.runs,
-                                         directory / kernel[0].replace(":", "-").replace("=", "-"))
-                   for kernel in args.kernels}
+        results = {}
+        for kernel in args.kernels:
+            try:
+                results[kernel[0]] = run_kernel(kernel, programs, every.targets, args.runs,
+                                                directory / kernel[0].replace(":", "-").replace("=", "-"))
+            except HarnessError as error:  # keep what the kernels before this one showed
+                if results:
+                    (directory / "repeat.txt").write_text(report(results, recorded) + "\n")
+                raise HarnessError(f"{kernel[0]}: {error.message}", hint=error.hint,
+                                   artifacts=[*error.artifacts, str(directory)]) from None
         text = report(results, recorded)
         (directory / "repeat.txt").write_text(text + "\n")
         print(text)
