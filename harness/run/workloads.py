@@ -29,6 +29,7 @@ DATA_SOURCES = {
     "zero": "exec dd if=/dev/zero of=\"$1\" bs=1M count=\"$2\" status=none",
     "pattern": "yes mmharness-page | dd of=\"$1\" bs=1M count=\"$2\" iflag=fullblock status=none",
 }
+PAGES_PER_MIB = 256  # x86_64: 4 KiB pages
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,7 @@ class Snapshot:
     swap_page_owner: OwnerView
     stack_pages: dict  # page_owner_stacks/show_stacks: stack (tuple of frames) -> nr_base_pages
     swap_records_lost: int | None = None  # swap_page_owner_lost, when swap tracking is on
+    pcp_free_pages: int = 0  # free, but on the per-cpu lists: not in MemFree (/proc/zoneinfo)
 
     @property
     def swap_lost_mib(self) -> float:
@@ -83,6 +85,11 @@ class Snapshot:
     @property
     def swap_used_mib(self) -> int:
         return self.free.swap["used"]
+
+    @property
+    def owner_gap_mib(self) -> float:
+        """Memory in use that page_owner does not list: total - free - per-cpu free - page_owner."""
+        return self.used_mib - self.pcp_free_pages / PAGES_PER_MIB - self.page_owner.total_mib
 
 
 def read_owner(shell: GuestShell, path: str, dump: Path) -> OwnerView:
@@ -119,12 +126,15 @@ def snapshot(shell: GuestShell, step: str, out_dir: Path, config: RoundTripConfi
     free = procfs.parse_free(shell.check(["free", "-m"]).stdout)
     meminfo = procfs.parse_meminfo(shell.check(["cat", "/proc/meminfo"]).stdout)
     vmstat = procfs.parse_vmstat(shell.check(["cat", "/proc/vmstat"]).stdout)
+    zoneinfo = shell.check(["cat", "/proc/zoneinfo"]).stdout
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"zoneinfo-{step}.txt").write_text(zoneinfo)
     owner = read_owner(shell, PAGE_OWNER, out_dir / f"page_owner-{step}.txt.gz")
     swap_owner = read_owner(shell, SWAP_PAGE_OWNER, out_dir / f"swap_page_owner-{step}.txt.gz")
     stacks = read_stacks(shell, out_dir / f"show_stacks-{step}.txt.gz")
     lost = shell.run(["cat", SWAP_PAGE_OWNER_LOST])
     return Snapshot(step, free, meminfo, vmstat, resident_mib(shell, "/tmpfs/file"), owner, swap_owner, stacks,
-                    int(lost.stdout) if lost.status == 0 else None)
+                    int(lost.stdout) if lost.status == 0 else None, procfs.pcp_free_pages(zoneinfo))
 
 
 def read_stacks(shell: GuestShell, dump: Path) -> dict:

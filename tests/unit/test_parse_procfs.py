@@ -15,6 +15,7 @@ from harness.results.parse import (
     parse_swaps,
     parse_vmstat,
     parse_zswap,
+    pcp_free_pages,
 )
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -102,3 +103,17 @@ def test_malformed_counters_name_the_line(parser, text, line):
     with pytest.raises(ParseError) as raised:
         parser(text)
     assert raised.value.lineno == line
+
+
+def test_pcp_free_pages_sums_every_pageset_of_every_zone():
+    """/proc/zoneinfo of the debug kernel's guest (1 GiB, 2 vCPUs) right after dd's 256 MiB
+    (make test-debug, round trip, page_owner=on boot, 2026-12-08): 25.6 MiB on the pcp lists."""
+    text = (DATA / "debug-kernel" / "zoneinfo-after-dd.txt").read_text()
+    counts = [int(line.split()[1]) for line in text.splitlines() if line.split()[:1] == ["count:"]]
+    assert len(counts) == 2  # DMA32's two cpus: the guest's other zones are empty, without pagesets
+    assert pcp_free_pages(text) == sum(counts) == 6559
+
+
+def test_pcp_free_pages_names_a_malformed_count():
+    with pytest.raises(ParseError, match="zoneinfo:2: expected .count: N"):
+        pcp_free_pages("  pagesets\n    count: 12 13\n")

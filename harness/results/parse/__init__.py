@@ -54,6 +54,7 @@ from harness.results.parse.procfs import (
     parse_swaps,
     parse_vmstat,
     parse_zswap,
+    pcp_free_pages,
 )
 from harness.results.parse.records import (
     MIB,
@@ -116,6 +117,7 @@ __all__ = [
     "parse_swaps",
     "parse_vmstat",
     "parse_zswap",
+    "pcp_free_pages",
     "ParseError",
     "ParseIssue",
     "peek_kind",

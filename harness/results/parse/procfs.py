@@ -90,6 +90,22 @@ def parse_meminfo(text: LineSource, *, source: str = "/proc/meminfo") -> dict[st
     return values
 
 
+def pcp_free_pages(text: LineSource, *, source: str = "/proc/zoneinfo") -> int:
+    """Free pages on the per-cpu lists: the sum of the `count:` lines of every zone's pagesets.
+
+    MemFree does not count them (mm/page_alloc.c moves them out of NR_FREE_PAGES), and with
+    7.3's auto-tuned pcp->high they can hold tens of MiB after a burst of frees.
+    """
+    pages = 0
+    for lineno, line in _numbered_lines(text):
+        words = line.split()
+        if words[0] == "count:":
+            if len(words) != 2:
+                raise _fail(lineno, "expected 'count: N'", line, source)
+            pages += _int(words[1], lineno, line, source)
+    return pages
+
+
 def parse_vmstat(text: LineSource, *, source: str = "/proc/vmstat") -> dict[str, int]:
     values = {}
     for lineno, line in _numbered_lines(text):
