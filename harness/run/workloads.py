@@ -14,6 +14,7 @@ from typing import Callable
 
 from harness.errors import HarnessError
 from harness.results.parse import aggregate, owner_stacks, procfs
+from harness.results.parse.records import MIB, PAGE_SIZE
 from harness.results.tables import round_trip_table
 from harness.run.debugfs import (  # workloads.PAGE_OWNER etc.: tests/kernel
     PAGE_OWNER, SHOW_STACKS, SWAP_PAGE_OWNER, SWAP_PAGE_OWNER_LOST, SWAP_PAGE_OWNER_MISMATCHED,
@@ -29,7 +30,7 @@ DATA_SOURCES = {
     "zero": "exec dd if=/dev/zero of=\"$1\" bs=1M count=\"$2\" status=none",
     "pattern": "yes mmharness-page | dd of=\"$1\" bs=1M count=\"$2\" iflag=fullblock status=none",
 }
-PAGES_PER_MIB = 256  # x86_64: 4 KiB pages
+PAGES_PER_MIB = MIB // PAGE_SIZE
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Snapshot:
 
     @property
     def swap_lost_mib(self) -> float:
-        return (self.swap_records_lost or 0) / 256
+        return (self.swap_records_lost or 0) / PAGES_PER_MIB
 
     @property
     def used_mib(self) -> int:

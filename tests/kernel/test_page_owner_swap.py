@@ -14,7 +14,7 @@ from harness.errors import HarnessError
 from harness.run import anon_holder, workloads
 
 FILE_MIB = 256
-PAGES_PER_MIB = 256
+PAGES_PER_MIB = workloads.PAGES_PER_MIB
 
 
 def dd_stack(trip: workloads.RoundTrip):
